@@ -1,0 +1,60 @@
+# The commands a person types. `make help` lists them.
+# Conda users: create and activate the environment (environment.yml), then add PY=python to any
+# target, e.g. `make report PY=python`; the targets then use that environment instead of .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+PROFILE ?= workshop
+KERNEL := beauty-behaviour
+
+ifeq ($(PY),$(VENV)/bin/python)
+ENV_READY := $(VENV)/.installed
+else
+ENV_READY := kernel
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help setup kernel report test test-fast lab lint strip clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=smoke|workshop|full (default workshop), PY=python (use the active conda env)"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(MAKE) --no-print-directory kernel PY=$(PY)
+	touch $@
+
+setup: $(ENV_READY) ## create .venv, install the project and register its Jupyter kernel
+
+kernel: ## register the project's Jupyter kernel (beauty-behaviour) in the environment
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python (beauty-behaviour)" --env TF_CPP_MIN_LOG_LEVEL 2 >/dev/null
+
+report: $(ENV_READY) ## execute every notebook and build reports/index.html (PROFILE=workshop)
+	$(PY) -m utils.pipeline --profile $(PROFILE)
+
+test: $(ENV_READY) ## run all tests: unit, pipeline and the notebooks (nbval, smoke profile)
+	$(PY) -m pytest
+
+test-fast: $(ENV_READY) ## run the unit tests only (no notebook execution)
+	$(PY) -m pytest tests -m "not slow"
+
+lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
+	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks
+
+lint: $(ENV_READY) ## check the code style with ruff
+	$(PY) -m ruff check utils tests
+
+strip: $(ENV_READY) ## remove outputs from the notebooks before committing
+	$(PY) -m nbstripout notebooks/*.ipynb
+
+clean: ## delete generated reports and interim/processed data (keeps raw and downloads)
+	rm -rf reports/executed reports/figures reports/metrics reports/index.html reports/runs.json
+	find data/interim data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+distclean: clean ## clean, and delete the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,71 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from utils import config, metrics
+
+
+@pytest.fixture
+def run(monkeypatch, tmp_path):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text("notebooks:\n  00_rnn_lstm_primer:\n    grad_seq_len: 40\n")
+    namespace = {"profile": str(profile), "seed": 5, "grad_seq_len": 100, "source": "simulated"}
+    return metrics.start_run("00_rnn_lstm_primer", namespace)
+
+
+def test_record_writes_value_with_its_context(run):
+    metrics.record("auc", np.float32(0.75))
+    metrics.record("table", {"lstm": {"f1": np.float64(0.5), "ci": np.array([0.4, 0.6])}})
+    payload = metrics.read_metrics("00_rnn_lstm_primer")
+    assert payload["metrics"]["auc"] == pytest.approx(0.75)
+    assert payload["metrics"]["table"] == {"lstm": {"f1": 0.5, "ci": [0.4, 0.6]}}
+    assert payload["profile"].endswith("tiny.yaml") and payload["seed"] == 5
+    assert payload["data_source"] == "simulated"
+    assert payload["parameters"]["grad_seq_len"] == 40  # the profile's value, not the default
+    assert payload["packages"]["numpy"] == np.__version__
+    assert payload["git_commit"]
+    assert payload["wall_time_s"] >= 0
+
+
+def test_writes_leave_no_temporary_files(run):
+    for i in range(5):
+        metrics.record(f"m{i}", i)
+    files = sorted(p.name for p in config.reports_dir("metrics").iterdir())
+    assert files == ["00_rnn_lstm_primer.json"]
+
+
+def test_non_finite_values_become_null_and_json_stays_valid(run):
+    metrics.record("undefined", math.nan)
+    text = (config.reports_dir("metrics") / "00_rnn_lstm_primer.json").read_text()
+    assert json.loads(text)["metrics"]["undefined"] is None
+
+
+def test_a_failed_write_keeps_the_previous_file(run, monkeypatch):
+    metrics.record("kept", 1)
+    with pytest.raises(TypeError, match="cannot record"):
+        metrics.record("bad", object())
+    assert metrics.read_metrics("00_rnn_lstm_primer")["metrics"] == {"kept": 1}
+
+
+def test_atomic_writer_cleans_up_when_serialisation_fails(tmp_path):
+    target = tmp_path / "m.json"
+    target.write_text('{"old": 1}')
+    with pytest.raises(ValueError):
+        metrics.write_json_atomic(target, {"x": math.inf})
+    assert json.loads(target.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_a_new_run_starts_from_an_empty_file(run):
+    metrics.record("old", 1)
+    metrics.start_run("00_rnn_lstm_primer", {"profile": "workshop", "seed": 0})
+    assert not (config.reports_dir("metrics") / "00_rnn_lstm_primer.json").exists()
+
+
+def test_record_without_a_run_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(metrics, "_active", None)
+    with pytest.raises(RuntimeError, match="start_run"):
+        metrics.record("x", 1)

@@ -1,0 +1,31 @@
+"""Every notebook follows the conventions: one parameters cell after the imports, no outputs."""
+
+import re
+
+import nbformat
+import pytest
+
+from utils import config, pipeline
+
+NOTEBOOKS = pipeline.discover() + [config.NOTEBOOKS_DIR / "_template.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
+    assert code.index(tagged[0]) == 1, f"{path.name}: the parameters cell must follow the imports"
+    assert "import" in code[0].source, f"{path.name}: the first code cell holds the imports"
+    assert re.search(r"^profile = None", tagged[0].source, re.M), f"{path.name}: no profile knob"
+    stem = path.stem
+    assert f'metrics.start_run("{stem}", globals()' in code[2].source, (
+        f"{path.name}: the cell after the parameters must call metrics.start_run(\"{stem}\", globals())")
+    dirty = [i for i, c in enumerate(code) if c.outputs or c.execution_count]
+    assert not dirty, f"{path.name}: code cells {dirty} carry outputs; run `make strip`"
+    assert nb.metadata["kernelspec"]["name"] == config.KERNEL_NAME
+    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()]
+    assert headings[0].startswith("# "), f"{path.name}: the first cell is the title"
+    assert "## Summary" in headings and "## Exercises" in headings, f"{path.name}: Summary/Exercises"
+

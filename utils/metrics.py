@@ -1,0 +1,154 @@
+"""Record a notebook's headline numbers in reports/metrics/<notebook>.json.
+
+A notebook calls ``start_run`` once, right after its parameters cell, then ``record`` for each
+number worth reporting. Each ``record`` rewrites the JSON file atomically, so a crash halfway
+leaves the numbers recorded so far, never a half-written file. Reports and tests read numbers
+from these files only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from utils import config
+
+TRACKED_PACKAGES = (
+    "tensorflow", "keras", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "papermill",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str:
+    """The current commit, with '-dirty' when tracked files differ from it; 'unknown' outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=config.PROJECT_ROOT,
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.PROJECT_ROOT,
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=False, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_jsonable(value):
+    """Plain JSON types from NumPy scalars/arrays and nested containers; NaN and inf become None."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r}")
+
+
+@dataclass
+class Run:
+    notebook: str
+    profile: str
+    params: dict
+    data_source: str
+    started: float = field(default_factory=time.perf_counter)
+    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    values: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return config.reports_dir("metrics") / f"{self.notebook}.json"
+
+    def payload(self) -> dict:
+        return {
+            "notebook": self.notebook,
+            "metrics": self.values,
+            "profile": self.profile,
+            "seed": self.params.get("seed"),
+            "data_source": self.data_source,
+            "parameters": self.params,
+            "git_commit": git_commit(),
+            "packages": package_versions(),
+            "started_at": self.started_at,
+            "wall_time_s": round(time.perf_counter() - self.started, 3),
+        }
+
+
+_active: Run | None = None
+
+
+def start_run(notebook: str, namespace: dict, data_source: str | None = None) -> Run:
+    """Apply the profile to the notebook's knobs, seed everything and start the clock.
+
+    ``namespace`` is the notebook's ``globals()``. The data source defaults to the notebook's
+    ``source`` knob when it has one.
+    """
+    global _active
+    profile, knobs = config.apply_profile(notebook, namespace)
+    config.seed_everything(int(knobs.get("seed", 0)))
+    source = data_source or str(knobs.get("source", "none"))
+    _active = Run(notebook=notebook, profile=profile, params=to_jsonable(knobs), data_source=source)
+    _active.path.unlink(missing_ok=True)  # a rerun must not show numbers from an earlier run
+    return _active
+
+
+def active_run() -> Run:
+    if _active is None:
+        raise RuntimeError("no run started: call utils.metrics.start_run(<notebook>, globals()) first")
+    return _active
+
+
+def record(name: str, value) -> None:
+    """Record one headline number (or a small table as a dict) for the active notebook."""
+    run = active_run()
+    run.values[name] = to_jsonable(value)
+    write_json_atomic(run.path, run.payload())
+
+
+def read_metrics(notebook: str) -> dict:
+    """The recorded payload of one notebook (what reports and tests read)."""
+    path = config.reports_dir("metrics") / f"{notebook}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics recorded for {notebook}: {path} is missing; run the notebook")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,159 @@
+"""Build reports/index.html from what the notebooks left in reports/.
+
+The page links each executed notebook (rendered to HTML), shows its recorded metrics and
+parameters as tables, its run time and its figures as thumbnails. It uses relative links only,
+so it opens from disk in any browser. ``python -m utils.report`` rebuilds it without running
+anything.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+from utils import config
+from utils.metrics import git_commit, package_versions
+from utils.pipeline import discover
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
+h1 { color: #8c2d5a; } h2 { border-bottom: 2px solid #8c2d5a; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f6eef2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-ok { color: #2d7a2d; font-weight: bold; } .status-failed { color: #b00020; font-weight: bold; }
+.status-missing { color: #888; } .figures img { width: 240px; border: 1px solid #ddd; margin: 4px; }
+details { margin: .3rem 0 1rem; } .meta { color: #555; font-size: .9rem; }
+"""
+
+
+def format_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested metric dicts become dotted rows: {"lstm": {"auc": .8}} -> [("lstm.auc", .8)]."""
+    rows = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(flatten(value, name + "."))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def table(rows: list[tuple[str, object]], headers: tuple[str, str], css_class: str) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td class=\"num\">{html.escape(format_value(value))}</td></tr>"
+        for name, value in rows
+    )
+    return (f"<table class=\"{css_class}\"><tr><th>{headers[0]}</th><th>{headers[1]}</th></tr>"
+            f"{body}</table>")
+
+
+def notebook_title(path: Path) -> str:
+    """The first markdown heading of a notebook, or its file name."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return path.stem
+
+
+def render_executed(executed: Path) -> Path | None:
+    """Convert an executed notebook to HTML (only when the notebook is newer than its page)."""
+    if not executed.is_file():
+        return None
+    page = executed.with_suffix(".html")
+    if not page.is_file() or page.stat().st_mtime < executed.stat().st_mtime:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        tmp = page.with_suffix(".html.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(page)
+    return page
+
+
+def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
+    stem = notebook.stem
+    run = runs.get(stem)
+    metrics_path = reports / "metrics" / f"{stem}.json"
+    recorded = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
+    page = render_executed(reports / "executed" / notebook.name)
+    parts = [f"<section id=\"{stem}\"><h2>{html.escape(notebook_title(notebook))}</h2>"]
+    if run:
+        status = f"<span class=\"status-{run['status']}\">{run['status']}</span>"
+        parts.append(f"<p class=\"meta\">{html.escape(notebook.name)}: {status} in "
+                     f"{run['seconds']:.1f} s, profile {html.escape(run['profile'])}, "
+                     f"finished {html.escape(run['finished_at'])}</p>")
+        if run["status"] == "failed":
+            parts.append(f"<pre>{html.escape(run['error'])}</pre>")
+    else:
+        parts.append(f"<p class=\"status-missing\">{html.escape(notebook.name)}: not run yet</p>")
+    if page:
+        link = page.relative_to(reports).as_posix()
+        parts.append(f"<p><a href=\"{link}\">Open the executed notebook</a></p>")
+    if recorded:
+        parts.append("<h3>Metrics</h3>")
+        parts.append(table(flatten(recorded["metrics"]), ("metric", "value"), "metrics"))
+        parts.append(f"<p class=\"meta\">data source: {html.escape(recorded['data_source'])}; "
+                     f"seed {recorded['seed']}; commit {html.escape(recorded['git_commit'])}; "
+                     f"wall time {recorded['wall_time_s']:.1f} s</p>")
+        parts.append("<details><summary>Parameters</summary>"
+                     + table(sorted(recorded["parameters"].items()), ("parameter", "value"), "params")
+                     + "</details>")
+    figures = sorted((reports / "figures" / stem).glob("*.png"))
+    if figures:
+        thumbs = "".join(
+            f"<a href=\"{f.relative_to(reports).as_posix()}\"><img src=\"{f.relative_to(reports).as_posix()}\" "
+            f"alt=\"{html.escape(f.stem)}\" title=\"{html.escape(f.stem)}\"></a>" for f in figures
+        )
+        parts.append(f"<h3>Figures</h3><div class=\"figures\">{thumbs}</div>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def build_report() -> Path:
+    reports = config.reports_dir()
+    runs_path = reports / "runs.json"
+    runs_log = json.loads(runs_path.read_text(encoding="utf-8")) if runs_path.is_file() else {}
+    runs = runs_log.get("notebooks", {})
+    notebooks = discover()
+    versions = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+                       for k, v in package_versions().items())
+    toc = "".join(f"<li><a href=\"#{p.stem}\">{html.escape(p.stem)}</a></li>" for p in notebooks)
+    body = "\n".join(notebook_section(p, runs, reports) for p in notebooks)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Beauty shopper behaviour: report</title>
+<style>{STYLE}</style></head><body>
+<h1>Predicting beauty shoppers' next steps: RNN vs LSTM</h1>
+<p class="meta">Built {datetime.now().strftime("%Y-%m-%d %H:%M")}, commit {html.escape(git_commit())},
+profile {html.escape(str(runs_log.get("last_profile", "none")))}.</p>
+<details><summary>Package versions</summary><table>{versions}</table></details>
+<ol>{toc}</ol>
+{body}
+</body></html>
+"""
+    index = reports / "index.html"
+    tmp = index.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(index)
+    return index
+
+
+if __name__ == "__main__":
+    print(build_report())
+    sys.exit(0)
