@@ -117,10 +117,9 @@ def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
                      + "</details>")
     figures = sorted((reports / "figures" / stem).glob("*.png"))
     if figures:
-        thumbs = "".join(
-            f"<a href=\"{f.relative_to(reports).as_posix()}\"><img src=\"{f.relative_to(reports).as_posix()}\" "
-            f"alt=\"{html.escape(f.stem)}\" title=\"{html.escape(f.stem)}\"></a>" for f in figures
-        )
+        links = [(f.relative_to(reports).as_posix(), html.escape(f.stem)) for f in figures]
+        thumbs = "".join(f"<a href=\"{src}\"><img src=\"{src}\" alt=\"{name}\" title=\"{name}\"></a>"
+                         for src, name in links)
         parts.append(f"<h3>Figures</h3><div class=\"figures\">{thumbs}</div>")
     parts.append("</section>")
     return "\n".join(parts)

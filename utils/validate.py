@@ -1,0 +1,600 @@
+"""Schema and value checks for shop events in the REES46 format, with a quarantine for bad rows.
+
+One set of checks serves three callers:
+
+- ``read_events_csv`` streams a (possibly huge, possibly gzipped) REES46 CSV in blocks and yields
+  (typed clean rows, quarantined rows) per block; ``utils.datasets.convert_rees46`` uses it;
+- ``validate_csv`` does the same for one file that fits in memory and returns DataFrames;
+- ``validate_events`` checks an in-memory DataFrame (e.g. the simulator's output, notebook 03).
+
+Nothing is dropped silently: every rejected row lands in a quarantine table with its source file,
+line number, reason and raw field values, and ``ValidationReport`` accounts for every row read:
+rows_read == rows_kept + rows_quarantined + duplicates_removed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+COLUMNS = (
+    "event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
+    "user_id", "user_session",
+)
+EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+DEFAULT_BLOCK_SIZE = 32 << 20  # bytes of CSV per block (~250k REES46 rows)
+
+# The typed schema of clean events (Parquet files and DataFrames follow it).
+SCHEMA = pa.schema([
+    ("event_time", pa.timestamp("s", tz="UTC")),
+    ("event_type", pa.dictionary(pa.int8(), pa.string())),
+    ("product_id", pa.int64()),
+    ("category_id", pa.int64()),
+    ("category_code", pa.dictionary(pa.int32(), pa.string())),
+    ("brand", pa.dictionary(pa.int32(), pa.string())),
+    ("price", pa.float64()),
+    ("user_id", pa.int64()),
+    ("user_session", pa.string()),
+])
+
+# Reasons a row is rejected. A row gets the first one that applies, in this order, so each row is
+# counted exactly once. Code 0 means "kept".
+REASONS = (
+    "",
+    "wrong number of fields (expected 9)",
+    "invalid UTF-8 bytes (shown as U+FFFD)",
+    "empty line (all fields empty)",
+    "event_time is not 'YYYY-MM-DD HH:MM:SS UTC'",
+    "event_type is not one of view, cart, remove_from_cart, purchase",
+    "product_id missing or not a non-negative integer",
+    "category_id missing or not a non-negative integer",
+    "price missing or not a number",
+    "price is NaN or infinite",
+    "price is negative",
+    "user_id missing or not a non-negative integer",
+    "user_session missing",
+)
+(KEPT, FIELD_COUNT, ENCODING, EMPTY, BAD_TIME, BAD_TYPE, BAD_PRODUCT, BAD_CATEGORY, BAD_PRICE,
+ NAN_PRICE, NEGATIVE_PRICE, BAD_USER, NO_SESSION) = range(len(REASONS))
+QUARANTINE_COLUMNS = ("source_file", "line", "reason", *COLUMNS, "extra_fields")
+
+_INT64_MAX = "9223372036854775807"
+_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_NAN_INF = r"(?i)^[+-]?(nan|inf|infinity)$"
+
+
+class ValidationError(ValueError):
+    """A file-level problem (wrong header, unreadable file): nothing of the file can be used."""
+
+
+@dataclass
+class ValidationReport:
+    """Row accounting of one validation run; ``str(report)`` prints the counts by reason."""
+
+    sources: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_quarantined: int = 0
+    duplicates_removed: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)  # file-level notes (e.g. an empty file)
+
+    def add_quarantine(self, reasons: pd.Series) -> None:
+        """Count quarantined rows (one reason each); they are rows read, too."""
+        counts = Counter(self.reasons)
+        counts.update(reasons.value_counts().to_dict())
+        self.reasons = dict(counts)
+        self.rows_quarantined += len(reasons)
+        self.rows_read += len(reasons)
+
+    def check(self) -> None:
+        """Raise AssertionError unless every row read is kept, quarantined or a duplicate."""
+        accounted = self.rows_kept + self.rows_quarantined + self.duplicates_removed
+        if self.rows_read != accounted or sum(self.reasons.values()) != self.rows_quarantined:
+            raise AssertionError(f"row accounting is off: {self!r}")
+
+    def summary(self) -> str:
+        lines = [
+            f"validated {len(self.sources)} source(s): {', '.join(self.sources) or '-'}",
+            f"  rows read          {self.rows_read:>12,}",
+            f"  rows kept          {self.rows_kept:>12,}",
+            f"  rows quarantined   {self.rows_quarantined:>12,}",
+            f"  duplicates removed {self.duplicates_removed:>12,}",
+        ]
+        for reason, count in sorted(self.reasons.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {count:>10,}  {reason}")
+        lines += [f"  note: {m}" for m in self.messages]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+# ---------------------------------------------------------------------------------------------
+# Column checks: each takes an Arrow array (strings from a CSV, or typed values from a DataFrame)
+# and returns (typed values, ok mask). Invalid positions hold placeholders and are filtered later.
+
+
+def _np(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _as_string(col: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return col if col.type == pa.string() else pc.cast(col, pa.string())
+
+
+def _to_int(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    if pa.types.is_string(col.type) or pa.types.is_dictionary(col.type):
+        col = _as_string(col)
+        digits = pc.fill_null(pc.ascii_is_decimal(col), False)  # "" and "-1" are not
+        if pc.all(digits).as_py():
+            try:  # fast path: all plain digits, and they fit
+                return pc.cast(col, pa.int64()), np.ones(len(col), dtype=bool)
+            except pa.ArrowInvalid:
+                pass
+        # Strings of 19 digits may still overflow int64: compare them with the largest one.
+        length = pc.utf8_length(col)
+        fits = pc.or_(pc.less(length, 19),
+                      pc.and_(pc.equal(length, 19), pc.less_equal(col, _INT64_MAX)))
+        ok = pc.and_(digits, fits)
+        zero = "0"
+    elif pa.types.is_integer(col.type):
+        ok = pc.greater_equal(col, 0)
+        if col.type == pa.uint64():
+            ok = pc.and_(ok, pc.less_equal(col, 2**63 - 1))
+        zero = 0
+    elif pa.types.is_floating(col.type):
+        ok = pc.and_(pc.and_(pc.is_finite(col), pc.greater_equal(col, 0)),
+                     pc.and_(pc.equal(col, pc.floor(col)), pc.less(col, 2.0**63)))
+        zero = 0.0
+    else:
+        return _to_int(_as_string(col))
+    ok = pc.fill_null(ok, False)
+    return pc.cast(pc.if_else(ok, col, pa.scalar(zero, col.type)), pa.int64()), _np(ok)
+
+
+def _fixed_width(col: pa.Array) -> np.ndarray | None:
+    """The bytes of a string array as an (n, width) matrix if all values have the same length."""
+    n = len(col)
+    if n == 0 or col.null_count or col.type != pa.string():
+        return None
+    offsets = np.frombuffer(col.buffers()[1], np.int32, n + 1, col.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or (np.diff(offsets) != width).any():
+        return None
+    return np.frombuffer(col.buffers()[2], np.uint8, n * width, int(offsets[0])).reshape(n, width)
+
+
+def _to_time(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    utc = SCHEMA.field("event_time").type
+    if pa.types.is_timestamp(col.type):
+        # Naive timestamps are taken as UTC; sub-second parts are truncated (REES46 has seconds).
+        values = pc.cast(col, pa.timestamp("s", tz=col.type.tz or "UTC"), safe=False)
+        return pc.cast(values, utc), _np(pc.is_valid(values))
+    col = _as_string(col)
+    chars = _fixed_width(col)
+    if chars is not None and chars.shape[1] == 23 and (chars[:, 10] == ord(" ")).all() \
+            and (chars[:, 19:] == np.frombuffer(b" UTC", np.uint8)).all():
+        # Fast path: Arrow's ISO-8601 cast is strict (no Feb 30, no 1-digit fields) and quick.
+        n = len(col)
+        iso = pa.StringArray.from_buffers(
+            n, pa.py_buffer(np.arange(0, 19 * (n + 1), 19, dtype=np.int32)),
+            pa.py_buffer(np.ascontiguousarray(chars[:, :19])))
+        try:
+            return pc.cast(pc.cast(iso, pa.timestamp("s")), utc), np.ones(n, dtype=bool)
+        except pa.ArrowInvalid:
+            pass
+    parsed = pc.strptime(col, format=TIME_FORMAT, unit="s", error_is_null=True)
+    # strptime is lenient (it rolls Feb 30 over to Mar 2, accepts "2019-12-1 0:0:0"): only
+    # accept strings that are exactly what the parsed time prints back as.
+    ok = pc.equal(col, pc.binary_join_element_wise(pc.cast(parsed, pa.string()), " UTC", ""))
+    return pc.cast(parsed, utc), _np(ok)
+
+
+def _to_event_type(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    index = pc.index_in(_as_string(col), value_set=pa.array(EVENT_TYPES))
+    codes = pc.cast(pc.fill_null(index, 0), pa.int8())
+    return pa.DictionaryArray.from_arrays(codes, pa.array(EVENT_TYPES)), _np(pc.is_valid(index))
+
+
+def _to_price(col: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Returns values and three masks: is a number, is finite, is non-negative."""
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        values = pc.cast(col, pa.float64())
+        number = pc.is_valid(values)
+    else:
+        col = _as_string(col)
+        try:  # fast path: every value is a number ("nan" and "inf" too: caught below)
+            values = pc.cast(col, pa.float64())
+            number = pa.array(np.ones(len(col), dtype=bool))
+        except pa.ArrowInvalid:
+            number = pc.or_(pc.match_substring_regex(col, _NUMBER),
+                            pc.match_substring_regex(col, _NAN_INF))
+            number = pc.fill_null(number, False)
+            values = pc.cast(pc.if_else(number, col, "0"), pa.float64())
+    values = pc.add(values, 0.0)  # turns -0.0 into 0.0 so equal prices hash equally
+    finite = pc.is_finite(values)
+    return values, _np(number), _np(finite), _np(pc.greater_equal(values, 0.0))
+
+
+def _to_optional_label(col: pa.Array) -> pa.Array:
+    col = _as_string(col)
+    col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    return pc.dictionary_encode(col)
+
+
+def _all_empty(batch: pa.RecordBatch) -> np.ndarray:
+    empty = np.ones(batch.num_rows, dtype=bool)
+    for name in COLUMNS:
+        col = _as_string(batch.column(name))
+        empty &= _np(pc.or_kleene(pc.is_null(col), pc.equal(col, "")))
+    return empty
+
+
+def check_batch(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
+    """Type and check the nine REES46 columns of ``batch``.
+
+    Returns the typed batch (SCHEMA; rejected rows hold placeholders) and an int8 array of reason
+    codes, one per row: 0 = kept, otherwise an index into REASONS.
+    """
+    event_time, time_ok = _to_time(batch.column("event_time"))
+    event_type, type_ok = _to_event_type(batch.column("event_type"))
+    product_id, product_ok = _to_int(batch.column("product_id"))
+    category_id, category_ok = _to_int(batch.column("category_id"))
+    price, number, finite, non_negative = _to_price(batch.column("price"))
+    user_id, user_ok = _to_int(batch.column("user_id"))
+    session = _as_string(batch.column("user_session"))
+    session_ok = _np(pc.greater(pc.utf8_length(session), 0))
+    checks = [
+        (BAD_TIME, time_ok), (BAD_TYPE, type_ok), (BAD_PRODUCT, product_ok),
+        (BAD_CATEGORY, category_ok), (BAD_PRICE, number), (NAN_PRICE, finite),
+        (NEGATIVE_PRICE, non_negative), (BAD_USER, user_ok), (NO_SESSION, session_ok),
+    ]
+    codes = np.zeros(batch.num_rows, dtype=np.int8)
+    for code, ok in reversed(checks):  # the earliest failing check wins
+        codes[~ok] = code
+    if codes.any():
+        rejected = np.flatnonzero(codes)
+        codes[rejected[_all_empty(batch.take(rejected))]] = EMPTY
+    typed = pa.RecordBatch.from_arrays(
+        [event_time, event_type, product_id, category_id,
+         _to_optional_label(batch.column("category_code")),
+         _to_optional_label(batch.column("brand")), price, user_id, session],
+        schema=SCHEMA,
+    )
+    return typed, codes
+
+
+# ---------------------------------------------------------------------------------------------
+# Duplicates
+
+
+def _hash_words(chars: np.ndarray) -> np.ndarray:
+    """Hash each row of an (n, width) uint8 matrix, 8 bytes at a time (no Python strings)."""
+    n, width = chars.shape
+    padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = chars
+    hashed = np.full(n, width, dtype=np.uint64)  # the length tells "a" from "a\0"
+    for word in padded.view(np.uint64).T:
+        hashed = pd.util.hash_array(hashed * np.uint64(1_000_003) + word)
+    return hashed
+
+
+def _hash_strings(col: pa.Array) -> np.ndarray:
+    """A hash per string that depends only on its bytes (so it agrees across batches)."""
+    col = pc.fill_null(col, "\x00<null>")
+    offsets = np.frombuffer(col.buffers()[1], np.int32, len(col) + 1, col.offset * 4)
+    data = np.frombuffer(col.buffers()[2] or b"", np.uint8)
+    chars = _fixed_width(col)
+    if chars is not None:  # e.g. all user_session UUIDs: one reshape, no copy
+        return _hash_words(chars)
+    lengths = np.diff(offsets)
+    hashed = np.empty(len(col), dtype=np.uint64)
+    for width in np.unique(lengths):  # one vectorised pass per distinct length
+        rows = np.flatnonzero(lengths == width)
+        hashed[rows] = _hash_words(data[offsets[rows, None] + np.arange(width)])
+    return hashed
+
+
+def _column_hash(col: pa.Array) -> np.ndarray:
+    if pa.types.is_dictionary(col.type):
+        # Hash each distinct label once, then spread the hashes by index (nulls get a constant).
+        hashes = np.append(_hash_strings(col.dictionary), np.uint64(0x9E3779B97F4A7C15))
+        return hashes[pc.fill_null(col.indices, len(col.dictionary)).to_numpy()]
+    if pa.types.is_string(col.type):
+        return _hash_strings(col)
+    values = col.to_numpy(zero_copy_only=False)
+    return pd.util.hash_array(values.view(np.uint64) if values.dtype.itemsize == 8 else values)
+
+
+def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
+    """A 64-bit hash per row over all columns of a typed (SCHEMA) batch."""
+    hashed = np.zeros(batch.num_rows, dtype=np.uint64)
+    for col in batch.columns:
+        if pa.types.is_timestamp(col.type):
+            col = col.view(pa.int64())
+        # Column hashes are already well mixed: an odd multiplier keeps a one-column
+        # difference from ever cancelling out, and one final mix spreads the sum.
+        hashed = hashed * np.uint64(1_000_003) + _column_hash(col)
+    return pd.util.hash_array(hashed)
+
+
+class Deduplicator:
+    """Drops exact duplicate rows across any number of batches and files, keeping the first.
+
+    It remembers one 64-bit hash per distinct row (8 bytes a row: 166 MB for the 20.7M rows of
+    REES46) in sorted numpy arrays, one per day of event_time: identical rows share their
+    event_time, so a batch only has to merge into the few days it covers. Rows are compared by
+    hash only: two different rows collide with probability about n^2 / 2^65 (~1e-5 for 20.7M
+    rows), which we accept rather than keep every row around to compare.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[int, np.ndarray] = {}
+
+    def first_seen(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Boolean mask of the rows of ``batch`` not seen before (in this or earlier batches)."""
+        hashes = row_hashes(batch)
+        days = batch.column("event_time").view(pa.int64()).to_numpy() // 86_400
+        keep = np.zeros(len(hashes), dtype=bool)
+        order = np.argsort(days, kind="stable")
+        for rows in np.split(order, np.flatnonzero(np.diff(days[order])) + 1):
+            if not len(rows):
+                continue
+            day = int(days[rows[0]])
+            seen = self.seen.get(day, np.empty(0, dtype=np.uint64))
+            unique, first = np.unique(hashes[rows], return_index=True)  # first occurrences
+            pos = np.searchsorted(seen, unique)
+            new = pos == len(seen)
+            new[~new] = seen[pos[~new]] != unique[~new]
+            keep[rows[first[new]]] = True
+            self.seen[day] = np.insert(seen, pos[new], unique[new])
+        return keep
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV files
+
+
+def read_header(path: str | Path) -> list[str] | None:
+    """The header fields of a (possibly gzipped) CSV, without a UTF-8 BOM; None if it is empty."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(1 << 16)
+    if not head:
+        return None
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    return line.rstrip("\r").split(",")  # no quotes: REES46 never quotes (see read_events_csv)
+
+
+def check_header(path: str | Path) -> bool:
+    """Raise ValidationError unless the file starts with the REES46 header; False if empty."""
+    found = read_header(path)
+    if found is None:
+        return False
+    if tuple(found) != COLUMNS:
+        missing = [c for c in COLUMNS if c not in found]
+        unexpected = [c for c in found if c not in COLUMNS]
+        detail = "; ".join(filter(None, [
+            f"missing {missing}" if missing else "",
+            f"unexpected {unexpected}" if unexpected else "",
+            "same names in another order" if not missing and not unexpected else "",
+            "the names are quoted, REES46 files are not" if '"' in "".join(found) else "",
+        ]))
+        raise ValidationError(
+            f"{path}: line 1 (the header) is {','.join(found)!r} ({detail}); expected exactly "
+            f"{','.join(COLUMNS)!r}. Is this a REES46 / Kaggle 'eCommerce events history in "
+            "cosmetics shop' CSV? Fix or remove the file and run again."
+        )
+    return True
+
+
+class _Utf8Stream(io.RawIOBase):
+    """A read-only stream that always yields valid UTF-8, so a stray latin-1 byte cannot crash
+    the CSV parser half-way: ASCII blocks pass through untouched (the fast path, all of REES46);
+    other blocks are decoded with errors="replace", and rows holding the U+FFFD that replaces
+    the bad bytes are quarantined with the ENCODING reason."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.pending = b""
+        self.saw_replacement = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _next_block(self, size: int) -> bytes:
+        while True:
+            data = self.raw.read(size)
+            if data.isascii() and not self.decoder.getstate()[0]:
+                return data
+            text = self.decoder.decode(data, final=not data)
+            self.saw_replacement |= "\ufffd" in text
+            if text or not data:  # b"" means end of file, so only return it at the end
+                return text.encode("utf-8")
+
+    def read(self, size: int = -1) -> bytes:
+        size = size if size and size > 0 else 1 << 24
+        if not self.pending:
+            data = self._next_block(size)
+            if len(data) <= size:  # never hand out more than asked for
+                return data
+            self.pending = data
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+def _quarantine_frame(source: str, lines, reasons, rows: list[list]) -> pd.DataFrame:
+    """Quarantined rows: where they came from, why, and their raw fields as strings."""
+    table = {"source_file": [source] * len(rows), "line": lines, "reason": reasons}
+    for i, name in enumerate(COLUMNS):
+        table[name] = [r[i] if i < len(r) else None for r in rows]
+    table["extra_fields"] = [",".join(r[len(COLUMNS):]) if len(r) > len(COLUMNS) else None
+                             for r in rows]
+    frame = pd.DataFrame(table)
+    return frame.astype({name: "int64" if name == "line" else "str" for name in frame.columns})
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return _quarantine_frame("", [], [], [])
+
+
+def read_events_csv(
+    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE
+) -> Iterator[tuple[pa.RecordBatch, pd.DataFrame]]:
+    """Stream a REES46 CSV (plain or .gz) block by block.
+
+    Yields (clean typed batch, quarantined rows) per block; duplicates are NOT removed here (see
+    Deduplicator). Raises ValidationError for a wrong header; yields nothing for an empty file.
+    """
+    if not check_header(path):
+        return
+    source = str(path)
+    bad_lines: list[int] = []  # physical line numbers of rows with the wrong field count
+    bad_texts: list[str] = []
+
+    def on_bad_row(row) -> str:
+        bad_lines.append(row.number)
+        bad_texts.append(row.text)
+        return "skip"
+
+    stream = _Utf8Stream(pa.input_stream(source, compression="detect"))
+    rows_before = 0  # rows the parser has returned so far (wrong field counts excluded)
+    reported_bad = 0
+    try:
+        reader = pcsv.open_csv(
+            stream,
+            # One thread: the parser then knows line numbers (and threads did not help on 2 cores).
+            read_options=pcsv.ReadOptions(skip_rows=1, column_names=list(COLUMNS),
+                                          block_size=block_size, use_threads=False),
+            # REES46 never quotes a field. Quoting is off so that a stray quote cannot swallow the
+            # lines after it: every physical line is one row, and line numbers stay exact.
+            parse_options=pcsv.ParseOptions(quote_char=False, invalid_row_handler=on_bad_row,
+                                            ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS},
+                                                strings_can_be_null=False),
+        )
+        for batch in reader:
+            typed, codes = check_batch(batch)
+            if stream.saw_replacement:
+                bad_bytes = np.zeros(batch.num_rows, dtype=bool)
+                for name in COLUMNS:
+                    bad_bytes |= _np(pc.match_substring(batch.column(name), "\ufffd"))
+                codes[bad_bytes] = ENCODING
+            rejected = np.flatnonzero(codes)
+            # The k-th returned row is on line 2 + k + (wrong-field-count rows before it).
+            good_before_bad = np.asarray(bad_lines, dtype=np.int64) - 2 - np.arange(len(bad_lines))
+            k = rows_before + rejected
+            lines = 2 + k + np.searchsorted(good_before_bad, k, side="right")
+            rows = [list(r.values()) for r in batch.take(rejected).to_pylist()]
+            quarantine = [_quarantine_frame(source, lines, [REASONS[c] for c in codes[rejected]],
+                                            rows)]
+            if len(bad_lines) > reported_bad:
+                quarantine.append(_wrong_field_counts(source, bad_lines[reported_bad:],
+                                                      bad_texts[reported_bad:]))
+                reported_bad = len(bad_lines)
+            rows_before += batch.num_rows
+            quarantine = pd.concat(quarantine, ignore_index=True).sort_values("line", kind="stable")
+            clean = typed.filter(pa.array(codes == 0)) if codes.any() else typed
+            yield clean, quarantine.reset_index(drop=True)
+    except (pa.ArrowInvalid, OSError) as exc:  # e.g. a line longer than a block, a cut .gz
+        raise ValidationError(f"{source}: reading stopped: {exc}. Fix the file "
+                              "(or remove it) and run again.") from exc
+    finally:
+        stream.raw.close()
+    if len(bad_lines) > reported_bad:  # bad rows after the last block of good ones
+        empty = pa.RecordBatch.from_pylist([], schema=SCHEMA)
+        yield empty, _wrong_field_counts(source, bad_lines[reported_bad:], bad_texts[reported_bad:])
+
+
+def _wrong_field_counts(source: str, lines: list[int], texts: list[str]) -> pd.DataFrame:
+    rows = [text.rstrip("\r").split(",") for text in texts]
+    return _quarantine_frame(source, lines, [REASONS[FIELD_COUNT]] * len(rows), rows)
+
+
+def validate_csv(
+    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE
+) -> tuple[pd.DataFrame, pd.DataFrame, ValidationReport]:
+    """Validate one REES46 CSV that fits in memory: (clean events, quarantine, report)."""
+    report = ValidationReport(sources=[str(path)])
+    if not check_header(path):
+        report.messages.append(f"{path}: empty file (no header, no rows); nothing to read")
+    dedup = Deduplicator()
+    clean, quarantined = [], []
+    for batch, quarantine in read_events_csv(path, block_size):
+        keep = dedup.first_seen(batch)
+        clean.append(batch.filter(pa.array(keep)))
+        quarantined.append(quarantine)
+        report.add_quarantine(quarantine["reason"])
+        report.rows_read += batch.num_rows
+        report.rows_kept += int(keep.sum())
+        report.duplicates_removed += int((~keep).sum())
+    report.check()
+    events = pa.Table.from_batches(clean, schema=SCHEMA).to_pandas()
+    return events, pd.concat([empty_quarantine(), *quarantined], ignore_index=True), report
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory frames
+
+
+def _frame_column(series: pd.Series) -> pa.Array:
+    try:
+        return pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: check them as text
+        return pa.array([None if v is None or v is pd.NA else str(v) for v in series],
+                        type=pa.string())
+
+
+def _raw(value) -> str | None:
+    return None if value is None or value is pd.NA or value is pd.NaT else str(value)
+
+
+def validate_events(
+    df: pd.DataFrame, source: str = "<frame>", drop_duplicates: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, ValidationReport]:
+    """Apply the REES46 checks to an in-memory frame: (clean events, quarantine, report).
+
+    Columns may be typed (datetimes, ints, floats, categoricals) or strings in the CSV format.
+    Extra columns are carried along unchecked. In the quarantine, ``line`` is the row's 0-based
+    position in ``df`` (``df.iloc[line]``), since a frame has no lines.
+    """
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValidationError(
+            f"{source}: missing column(s) {missing}; an event table needs {', '.join(COLUMNS)}."
+        )
+    report = ValidationReport(sources=[source])
+    batch = pa.RecordBatch.from_arrays([_frame_column(df[c]) for c in COLUMNS], names=COLUMNS)
+    typed, codes = check_batch(batch)
+    rejected = np.flatnonzero(codes)
+    raw = df.iloc[rejected][list(COLUMNS)].map(_raw).values.tolist()
+    quarantine = _quarantine_frame(source, rejected, [REASONS[c] for c in codes[rejected]], raw)
+    report.add_quarantine(quarantine["reason"])
+
+    kept = codes == 0
+    clean = typed.filter(pa.array(kept)).to_pandas()
+    extra = [c for c in df.columns if c not in COLUMNS]
+    for name in extra:
+        clean[name] = df[name].iloc[np.flatnonzero(kept)].reset_index(drop=True)
+    report.rows_read += len(clean)
+    if drop_duplicates:
+        duplicated = clean.duplicated(keep="first").to_numpy()
+        clean = clean[~duplicated].reset_index(drop=True)
+        report.duplicates_removed = int(duplicated.sum())
+    report.rows_kept = len(clean)
+    report.check()
+    return clean, quarantine, report
