@@ -134,3 +134,24 @@ def seed_everything(seed: int) -> None:
         import keras
 
         keras.utils.set_random_seed(seed)
+
+
+def read_table(stage: str, name: str, made_by: str):
+    """Read data/<stage>/<name>.parquet, or say which notebook writes it."""
+    import pandas as pd
+
+    path = data_dir(stage) / f"{name}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebook {made_by} first "
+                                "(or `python -m utils.pipeline --only ...` up to it)")
+    return pd.read_parquet(path)
+
+
+def data_source() -> str:
+    """The source notebook 01 collected (data/interim/source.json)."""
+    import json
+
+    path = data_dir("interim") / "source.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebook 01_data_collection first")
+    return json.loads(path.read_text(encoding="utf-8"))["source"]

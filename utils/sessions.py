@@ -1,0 +1,110 @@
+"""From a clean event log to the session purchase-prediction task, split by time.
+
+Task: label = the session contains a purchase; input = the session's events strictly before its
+first purchase. Sessions that open with a purchase have no input and are left out. The prefix
+variant keeps only the first ``prefix_k`` events of sessions that have at least that many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "validation", "test")
+
+
+def purchase_task(events: pd.DataFrame, prefix_k: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (sessions, inputs): one row per usable session, and its input events in order.
+
+    ``sessions`` has user_session, user_id, start, label (1 = purchase), n_events (inputs kept);
+    ``inputs`` holds the events before the first purchase with a ``session`` column pointing
+    to the row of ``sessions``.
+    """
+    ev = events.reset_index(drop=True)
+    ev = ev.assign(_order=np.arange(len(ev))).sort_values(["user_session", "event_time", "_order"])
+    key = ev["user_session"].astype(str)
+    is_purchase = ev["event_type"].astype(str).eq("purchase")
+    first_buy = ev["event_time"].where(is_purchase).groupby(key).transform("min")
+    before = first_buy.isna() | (ev["event_time"] < first_buy)
+    label = is_purchase.groupby(key).transform("any")
+    inputs = ev[before].assign(label=label[before].astype(np.int8))
+    if prefix_k is not None:
+        position = inputs.groupby(inputs["user_session"].astype(str)).cumcount()
+        count = inputs.groupby(inputs["user_session"].astype(str))["event_time"].transform("size")
+        inputs = inputs[(position < prefix_k) & (count >= prefix_k)]
+    grouped = inputs.groupby(inputs["user_session"].astype(str), sort=False)
+    sessions = pd.DataFrame({
+        "user_id": grouped["user_id"].first(),
+        "start": grouped["event_time"].min(),
+        "end": grouped["event_time"].max(),
+        "label": grouped["label"].first().astype(np.int8),
+        "n_events": grouped.size(),
+    }).rename_axis("user_session").reset_index()
+    sessions = sessions.sort_values(["start", "user_session"], ignore_index=True)
+    row = pd.Series(np.arange(len(sessions)), index=sessions["user_session"])
+    inputs = inputs.assign(session=row.loc[inputs["user_session"].astype(str)].to_numpy())
+    inputs = inputs.sort_values(["session", "event_time", "_order"]).drop(columns=["_order", "label"])
+    return sessions, inputs.reset_index(drop=True)
+
+
+def time_split(sessions: pd.DataFrame, validation_days: int, test_days: int) -> pd.Series:
+    """Assign each session to train / validation / test by the day it starts: the last
+    ``test_days`` days are test, the ``validation_days`` before them validation."""
+    day = sessions["start"].dt.floor("D")
+    last = day.max()
+    test_start = last - pd.Timedelta(days=test_days - 1)
+    val_start = test_start - pd.Timedelta(days=validation_days)
+    if val_start <= day.min():
+        span = (last - day.min()).days + 1
+        raise ValueError(f"the data spans {span} days: too few for {validation_days} validation "
+                         f"and {test_days} test days plus a training period; lower them")
+    split = np.where(day >= test_start, "test", np.where(day >= val_start, "validation", "train"))
+    return pd.Series(pd.Categorical(split, categories=SPLITS), index=sessions.index, name="split")
+
+
+def user_history(sessions: pd.DataFrame, inputs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """What was known about the user when each session started, from earlier sessions only:
+    prior sessions and purchases, recency, browse length, basket value and category affinity."""
+    order = sessions.sort_values(["user_id", "start"]).index
+    s = sessions.loc[order]
+    by_user = s.groupby("user_id", sort=False)
+    prior_sessions = by_user.cumcount()
+    prior_purchases = by_user["label"].cumsum() - s["label"]
+    prev_start = by_user["start"].shift()
+    buy_time = s["start"].where(s["label"] == 1)
+    last_buy = buy_time.groupby(s["user_id"]).shift().groupby(s["user_id"]).ffill()
+    prior_events = by_user["n_events"].cumsum() - s["n_events"]
+
+    # basket value of earlier purchases: spend per session from the purchase events
+    buys = events[events["event_type"].astype(str).eq("purchase")]
+    spend = buys.groupby(buys["user_session"].astype(str))["price"].sum()
+    session_spend = s["user_session"].map(spend).fillna(0.0)
+    prior_spend = session_spend.groupby(s["user_id"]).cumsum() - session_spend
+
+    days = pd.Timedelta(days=1)
+    history = pd.DataFrame({
+        "prior_sessions": prior_sessions,
+        "prior_purchases": prior_purchases,
+        "days_since_last_session": ((s["start"] - prev_start) / days).fillna(-1.0),
+        "days_since_last_purchase": ((s["start"] - last_buy) / days).fillna(-1.0),
+        "prior_mean_events": (prior_events / prior_sessions.replace(0, np.nan)).fillna(0.0),
+        "prior_mean_basket": (prior_spend / prior_purchases.replace(0, np.nan)).fillna(0.0),
+    }, index=order).loc[sessions.index]
+    history["category_affinity"] = _category_affinity(sessions, inputs)
+    return history
+
+
+def _category_affinity(sessions: pd.DataFrame, inputs: pd.DataFrame) -> np.ndarray:
+    """Share of the user's earlier input events in the category of this session's first event."""
+    user = sessions["user_id"].to_numpy()[inputs["session"].to_numpy()]
+    ev = inputs[["session", "event_time", "category_id"]].assign(user_id=user)
+    ev = ev.sort_values(["event_time", "session"], kind="stable")
+    first_in_session = ~ev["session"].duplicated()
+    same_category = ev.groupby(["user_id", "category_id"]).cumcount()
+    all_prior = ev.groupby("user_id").cumcount()
+    # events of the same session before its first event: none, so counts are about earlier sessions
+    firsts = ev[first_in_session]
+    share = same_category[first_in_session] / all_prior[first_in_session].replace(0, np.nan)
+    result = np.zeros(len(sessions))
+    result[firsts["session"].to_numpy()] = share.fillna(0.0).to_numpy()
+    return result
