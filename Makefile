@@ -15,10 +15,11 @@ ENV_READY := kernel
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel report test test-fast lab lint strip clean distclean
+.PHONY: help setup kernel report test test-fast lab lint strip clean distclean \
+	benchmark-data benchmark-study
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=smoke|workshop|full (default workshop), PY=python (use the active conda env)"
 
 $(VENV)/.installed: pyproject.toml
@@ -42,6 +43,14 @@ test: $(ENV_READY) ## run all tests: unit, pipeline and the notebooks (nbval, sm
 
 test-fast: $(ENV_READY) ## run the unit tests only (no notebook execution)
 	$(PY) -m pytest tests -m "not slow"
+
+benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 conversion (20M rows)
+	$(PY) -m utils.simulate --benchmark
+	$(PY) -m utils.datasets --benchmark-rees46 --rows 20000000
+
+benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
+	$(PY) -m utils.pipeline --profile $(PROFILE) --only 04-06
+	$(PY) -m utils.train
 
 lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
 	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks

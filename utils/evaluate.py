@@ -30,21 +30,55 @@ def point_metrics(y_true, prob, threshold: float = 0.5) -> dict[str, float]:
     }
 
 
-def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """Resampling indices shared by every model, so intervals and paired tests line up."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each session appears in each of ``n_boot`` resamples (rows sum to n). The same
+    seed gives the same resamples for every model, so intervals and paired tests line up."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+
+
+def weighted_auc(y_true, prob, weights: np.ndarray) -> np.ndarray:
+    """ROC-AUC for each row of ``weights`` (ties count one half), all rows at once."""
+    values, group = np.unique(prob, return_inverse=True)
+    pos = np.zeros((len(weights), len(values)))
+    neg = np.zeros_like(pos)
+    np.add.at(pos.T, group, (weights * y_true).T)
+    np.add.at(neg.T, group, (weights * (1 - y_true)).T)
+    below = np.cumsum(neg, axis=1) - neg
+    return (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+
+
+def weighted_metrics(y_true, prob, threshold: float, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The seven metrics for each row of ``weights``; a row of ones gives the plain metrics."""
+    y = np.asarray(y_true).astype(float)
+    p = np.clip(np.asarray(prob, dtype=float), EPS, 1 - EPS)
+    pred = (p >= threshold).astype(float)
+    total, positives = weights.sum(1), weights @ y
+    true_pos, predicted = weights @ (pred * y), weights @ pred
+    precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
+    recall = np.divide(true_pos, positives, out=np.zeros_like(true_pos), where=positives > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(true_pos),
+                   where=precision + recall > 0)
+    # average precision: precision at each distinct score (descending), weighted by new recall
+    order = np.argsort(-p, kind="stable")
+    values, starts = np.unique(-p[order], return_index=True)
+    tp = np.add.reduceat((weights * y)[:, order], starts, axis=1)
+    fp = np.add.reduceat((weights * (1 - y))[:, order], starts, axis=1)
+    cum_tp, cum_fp = np.cumsum(tp, 1), np.cumsum(fp, 1)
+    average_precision = (tp * cum_tp / np.maximum(cum_tp + cum_fp, EPS)).sum(1) / positives
+    loss = -(weights @ (y * np.log(p) + (1 - y) * np.log(1 - p))) / total
+    return {"accuracy": (weights @ (pred == y)) / total, "precision": precision, "recall": recall,
+            "f1": f1, "roc_auc": weighted_auc(y, p, weights), "pr_auc": average_precision,
+            "log_loss": loss}
 
 
 def metrics_with_ci(y_true, prob, threshold: float = 0.5, n_boot: int = 200, seed: int = 0) -> dict:
     """{metric: {"value", "ci_low", "ci_high"}} with percentile bootstrap 95% intervals."""
-    y_true, prob = np.asarray(y_true), np.asarray(prob)
     point = point_metrics(y_true, prob, threshold)
-    samples = [point_metrics(y_true[idx], prob[idx], threshold)
-               for idx in bootstrap_indices(len(y_true), n_boot, seed)]
+    samples = weighted_metrics(y_true, prob, threshold, bootstrap_weights(len(prob), n_boot, seed))
     result = {}
     for name, value in point.items():
-        values = np.array([s[name] for s in samples], dtype=float)
-        low, high = np.nanpercentile(values, [2.5, 97.5])
+        low, high = np.nanpercentile(samples[name], [2.5, 97.5])
         result[name] = {"value": float(value), "ci_low": float(low), "ci_high": float(high)}
     return result
 
@@ -52,15 +86,12 @@ def metrics_with_ci(y_true, prob, threshold: float = 0.5, n_boot: int = 200, see
 def paired_auc_difference(y_true, prob_a, prob_b, n_boot: int = 500, seed: int = 0) -> dict:
     """ROC-AUC of a minus b on the same sessions: the difference, its 95% interval and the
     share of bootstrap samples in which a does not beat b (a one-sided p-value)."""
-    y_true, prob_a, prob_b = map(np.asarray, (y_true, prob_a, prob_b))
-    diffs = []
-    for idx in bootstrap_indices(len(y_true), n_boot, seed):
-        y = y_true[idx]
-        if 0 < y.sum() < len(y):
-            diffs.append(skm.roc_auc_score(y, prob_a[idx]) - skm.roc_auc_score(y, prob_b[idx]))
-    diffs = np.array(diffs)
+    y = np.asarray(y_true).astype(float)
+    weights = bootstrap_weights(len(y), n_boot, seed)
+    diffs = weighted_auc(y, np.asarray(prob_a), weights) - weighted_auc(y, np.asarray(prob_b), weights)
+    diffs = diffs[np.isfinite(diffs)]
     return {
-        "difference": float(skm.roc_auc_score(y_true, prob_a) - skm.roc_auc_score(y_true, prob_b)),
+        "difference": float(skm.roc_auc_score(y, prob_a) - skm.roc_auc_score(y, prob_b)),
         "ci_low": float(np.percentile(diffs, 2.5)),
         "ci_high": float(np.percentile(diffs, 97.5)),
         "p_not_better": float(np.mean(diffs <= 0)),

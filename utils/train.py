@@ -281,3 +281,31 @@ def _fit(kind, config, data, seed, epochs, patience, batch_size, log_dir, ratio)
             "predict": lambda index: predict(result.model, data["arrays"], data["user"], index, ratio),
             "val_auc": result.best_val_auc, "seconds": result.seconds,
             "sessions_per_second": result.sessions_per_second}
+
+
+def speed_report() -> str:
+    """Sessions trained per second for each model (05's recorded metrics) and the run times of
+    notebooks 04-06 (reports/runs.json), as printed by ``python -m utils.train``."""
+    import json
+
+    from utils import config
+    from utils.metrics import read_metrics
+
+    runs_path = config.reports_dir() / "runs.json"
+    runs = json.loads(runs_path.read_text(encoding="utf-8"))["notebooks"] if runs_path.is_file() else {}
+    lines = ["notebook                  seconds  profile"]
+    total = 0.0
+    for stem in ("04_feature_engineering", "05_rnn_vs_lstm", "06_evaluation"):
+        if stem in runs:
+            total += runs[stem]["seconds"]
+            lines.append(f"{stem:24s} {runs[stem]['seconds']:8.1f}  {runs[stem]['profile']}")
+    lines.append(f"{'04-06 together':24s} {total:8.1f}")
+    lines.append("\nmodel      sessions/s  train s (mean)  validation ROC-AUC")
+    for kind, value in read_metrics("05_rnn_vs_lstm")["metrics"].items():
+        lines.append(f"{kind:10s} {value['sessions_per_second']:10.0f} {value['train_seconds_mean']:14.1f}"
+                     f"  {value['validation_auc_mean']:.4f} +/- {value['validation_auc_std']:.4f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(speed_report())
