@@ -45,7 +45,8 @@ def weighted_auc(y_true, prob, weights: np.ndarray) -> np.ndarray:
     np.add.at(pos.T, group, (weights * y_true).T)
     np.add.at(neg.T, group, (weights * (1 - y_true)).T)
     below = np.cumsum(neg, axis=1) - neg
-    return (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a one-class resample has no AUC: NaN
+        return (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
 
 
 def weighted_metrics(y_true, prob, threshold: float, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -65,7 +66,8 @@ def weighted_metrics(y_true, prob, threshold: float, weights: np.ndarray) -> dic
     tp = np.add.reduceat((weights * y)[:, order], starts, axis=1)
     fp = np.add.reduceat((weights * (1 - y))[:, order], starts, axis=1)
     cum_tp, cum_fp = np.cumsum(tp, 1), np.cumsum(fp, 1)
-    average_precision = (tp * cum_tp / np.maximum(cum_tp + cum_fp, EPS)).sum(1) / positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average_precision = (tp * cum_tp / np.maximum(cum_tp + cum_fp, EPS)).sum(1) / positives
     loss = -(weights @ (y * np.log(p) + (1 - y) * np.log(1 - p))) / total
     return {"accuracy": (weights @ (pred == y)) / total, "precision": precision, "recall": recall,
             "f1": f1, "roc_auc": weighted_auc(y, p, weights), "pr_auc": average_precision,

@@ -60,8 +60,9 @@ class SequenceEncoder:
         self.brands = _vocabulary(train_inputs["brand"].astype("string"), self.min_count)
         raw = _event_columns(train_inputs)
         for name in ("log_price", "log_gap"):
+            std = float(raw[name].std())
             self.means[name] = float(raw[name].mean())
-            self.stds[name] = float(raw[name].std() or 1.0)
+            self.stds[name] = std if np.isfinite(std) and std > 0 else 1.0
         self.product_sentiment = {int(k): float(v) for k, v in (product_sentiment or {}).items()}
         return self
 
@@ -94,7 +95,12 @@ class SequenceEncoder:
             "brand": np.zeros((n_sessions, self.max_len), np.int32),
             "numeric": np.zeros((n_sessions, self.max_len, len(NUMERIC_FEATURES)), np.float32),
         }
-        arrays["event_type"][row, col] = codes(inputs["event_type"].astype(str), EVENT_CODES)[keep]
+        kinds = inputs["event_type"].astype(str)
+        unknown = ~kinds.isin(list(EVENT_CODES))
+        if unknown.any():
+            raise ValueError(f"unknown event types {sorted(set(kinds[unknown]))}; expected "
+                             f"{list(EVENT_CODES)} (validate events with utils.validate first)")
+        arrays["event_type"][row, col] = kinds.map(EVENT_CODES).to_numpy(np.int32)[keep]
         arrays["category"][row, col] = codes(inputs["category_id"], self.categories)[keep]
         arrays["brand"][row, col] = codes(inputs["brand"].astype("string"), self.brands)[keep]
         arrays["numeric"][row, col] = raw[list(NUMERIC_FEATURES)].to_numpy(np.float32)[keep]

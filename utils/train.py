@@ -63,6 +63,9 @@ def _bucketed(arrays, user, index, extras=(), batch_size=512, seed=None):
     NumPy, so the pipeline does no per-session work while training.
     """
     length = arrays["length"][index]
+    if (length < 1).any():
+        raise ValueError(f"{int((length < 1).sum())} sessions have no events; every session needs "
+                         "at least one input event (see utils.sessions.purchase_task)")
     max_len = arrays["event_type"].shape[1]
     edges = [b for b in BUCKETS if b < max_len] + [max_len]
     parts, order, n_batches, low = [], [], 0, 0
