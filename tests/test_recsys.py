@@ -1,0 +1,219 @@
+"""Next-item recommendation: the metric formula, the split, history exclusion, the loss masking,
+the baselines, a tiny training run, and the same code on a file the project has never seen."""
+
+import math
+
+import numpy as np
+import pytest
+
+from utils import recsys
+from utils.datasets import load_amazon_beauty
+
+
+class FixedScores:
+    """A stand-in model that gives every user the same scores."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, sequences):
+        return np.tile(self.scores, (len(sequences), 1))
+
+
+def no_history(n_users, n_items):
+    return recsys.history_matrix([np.array([], dtype=np.int32)] * n_users, n_items)
+
+
+# --- the metric formula --------------------------------------------------------------------
+
+
+def test_metrics_of_hand_made_ranks():
+    m = recsys.ranking_metrics(np.array([0, 9, 10, 25]))
+    assert m["HR@5"] == pytest.approx(1 / 4)
+    assert m["HR@10"] == pytest.approx(2 / 4)  # rank 9 is in the top 10, rank 10 is not
+    assert m["HR@20"] == pytest.approx(3 / 4)
+    assert m["NDCG@5"] == pytest.approx(1 / 4)
+    assert m["NDCG@10"] == pytest.approx((1 + 1 / math.log2(11)) / 4)
+    assert m["NDCG@20"] == pytest.approx((1 + 1 / math.log2(11) + 1 / math.log2(12)) / 4)
+    assert m["MRR"] == pytest.approx((1 + 1 / 10 + 1 / 11 + 1 / 26) / 4)
+
+
+def test_rank_exactly_9_counts_and_10_does_not():
+    nine, ten = recsys.ranking_metrics([9]), recsys.ranking_metrics([10])
+    assert nine["HR@10"] == 1 and nine["NDCG@10"] == pytest.approx(1 / math.log2(11))
+    assert ten["HR@10"] == 0 and ten["NDCG@10"] == 0 and ten["HR@20"] == 1
+
+
+def test_rank_counts_higher_items_and_ties_against_the_target():
+    scores = np.array([[0.9, 0.5, 0.5, 0.1, 0.5]])  # items 1..5
+    assert recsys.target_ranks(scores, np.array([1]), no_history(1, 5))[0] == 0
+    assert recsys.target_ranks(scores, np.array([4]), no_history(1, 5))[0] == 4
+    # item 2 ties with items 3 and 5: both count as ranked before it, after item 1
+    assert recsys.target_ranks(scores, np.array([2]), no_history(1, 5))[0] == 3
+
+
+def test_history_items_are_excluded_but_never_the_target():
+    scores = np.array([[0.9, 0.8, 0.7, 0.1]])
+    history = recsys.history_matrix([np.array([1, 3])], 4)
+    # target 2: item 1 (history) no longer counts, item 3 scored lower anyway
+    assert recsys.target_ranks(scores, np.array([2]), history)[0] == 0
+    # target 1 repeats a history item: it is still ranked (first), not excluded
+    assert recsys.target_ranks(scores, np.array([1]), history)[0] == 0
+    # target 3 repeats a history item: item 2 (not in history) stays above it
+    assert recsys.target_ranks(scores, np.array([3]), history)[0] == 1
+
+
+def test_nan_scores_are_an_error_not_a_perfect_rank():
+    with pytest.raises(ValueError, match="NaN"):
+        recsys.target_ranks(np.array([[np.nan, 0.5]]), np.array([1]), no_history(1, 2))
+
+
+def test_target_ranks_leaves_the_scores_untouched():
+    scores = np.array([[0.9, 0.8, 0.7]], dtype=np.float32)
+    recsys.target_ranks(scores, np.array([3]), recsys.history_matrix([np.array([1])], 3))
+    assert np.isfinite(scores).all()
+
+
+# --- split and history mask ----------------------------------------------------------------
+
+
+def test_leave_one_out_split():
+    split = recsys.leave_one_out({7: [30, 10, 20, 40, 50], 8: [10, 30, 10], 9: [10, 20]})
+    assert split.dropped_users == 1 and list(split.users) == [7, 8]
+    assert list(split.items) == [10, 20, 30, 40, 50]  # item index i is items[i - 1]
+    assert [list(split.items[s - 1]) for s in split.train] == [[30, 10, 20], [10]]
+    assert list(split.items[split.valid - 1]) == [40, 30]
+    assert list(split.items[split.test - 1]) == [50, 10]
+    # validation sees the training prefix; test sees it plus the validation item
+    assert [list(s) for s in split.inputs("valid")] == [list(s) for s in split.train]
+    assert [list(split.items[s - 1]) for s in split.inputs("test")] == [[30, 10, 20, 40],
+                                                                        [10, 30]]
+    assert list(split.item_index([40, 10])) == [4, 1]
+
+
+def test_history_matrix_marks_each_users_items_once():
+    history = recsys.history_matrix([np.array([1, 3, 1]), np.array([2])], 4)
+    assert history.toarray().tolist() == [[1, 0, 1, 0], [0, 1, 0, 0]]
+
+
+def test_evaluation_excludes_each_users_own_history():
+    # user 0 has seen item 1 and 2; user 1 has seen item 3. Both targets are item 4.
+    split = recsys.Split(users=np.array([0, 1]), items=np.arange(1, 5),
+                         train=[np.array([1, 2]), np.array([3])],
+                         valid=np.array([4, 4]), test=np.array([4, 4]))
+    model = FixedScores([0.9, 0.8, 0.7, 0.6])
+    ranks = recsys.rank_all(model, split, "valid", batch_size=1)
+    assert list(ranks) == [1, 2]  # user 0: only item 3 above; user 1: items 1 and 2 above
+    # for test, the validation item joins the history but the target (also item 4) stays
+    assert list(recsys.rank_all(model, split, "test")) == [1, 2]
+
+
+# --- baselines -----------------------------------------------------------------------------
+
+
+def test_most_popular_and_markov_baselines():
+    # training prefixes: [1, 2] four times and [4, 4, 4, 4, 4]; items 5 and 9 are held out
+    sequences = {u: [1, 2, 5, 9] for u in range(4)} | {9: [4, 4, 4, 4, 4, 5, 9]}
+    split = recsys.leave_one_out(sequences)
+    popular = recsys.MostPopular().fit(split)
+    assert np.argmax(popular.counts) + 1 == split.item_index([4])[0]  # 5 times, 1 and 2: 4
+    markov = recsys.Markov().fit(split)
+    scores = markov.score([split.item_index([1])])
+    assert np.argmax(scores[0]) + 1 == split.item_index([2])[0]  # 2 always followed 1
+    # an item never seen as a predecessor falls back on popularity
+    unseen = markov.score([split.item_index([9])])[0]
+    assert np.argmax(unseen) == np.argmax(popular.counts)
+
+
+def test_markov_is_perfect_on_a_deterministic_chain():
+    sequences = {u: [(u + t) % 20 + 1 for t in range(6)] for u in range(40)}
+    split = recsys.leave_one_out(sequences)
+    result = recsys.evaluate(recsys.Markov().fit(split), split, "test")
+    assert result["HR@5"] == 1.0 and result["NDCG@10"] == 1.0 and result["MRR"] == 1.0
+
+
+# --- recurrent models ----------------------------------------------------------------------
+
+
+def test_loss_uses_real_positions_only():
+    import tensorflow as tf
+
+    model = recsys.RecurrentRecommender(n_items=6, cell="gru", dim=4, dropout=0.0)
+    items = np.array([[0, 0, 1, 2, 3], [0, 4, 5, 6, 1]], dtype=np.int32)
+    targets = np.array([[0, 0, 2, 3, 4], [0, 5, 6, 1, 2]], dtype=np.int32)
+    loss = float(model.masked_loss(items, targets))
+
+    # more padding in front changes nothing
+    padded = np.pad(items, ((0, 0), (3, 0))), np.pad(targets, ((0, 0), (3, 0)))
+    assert float(model.masked_loss(*padded)) == pytest.approx(loss, rel=1e-5)
+
+    # the same number by hand: mean cross-entropy over the 7 real positions
+    hidden = model(items).numpy()
+    real = targets > 0
+    logits = model.logits(tf.constant(hidden[real])).numpy()
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    by_hand = -log_probs[np.arange(real.sum()), targets[real] - 1].mean()
+    assert loss == pytest.approx(by_hand, rel=1e-5)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_model_scores_every_item(tied):
+    model = recsys.RecurrentRecommender(n_items=6, cell="lstm", dim=4, tied=tied)
+    scores = model.score([np.array([1, 2]), np.array([3])])
+    assert scores.shape == (2, 6) and np.isfinite(scores).all()
+    # the NumPy scoring path equals the TensorFlow one
+    hidden = model(np.array([[1, 2]], dtype=np.int32))[:, -1]
+    assert np.allclose(scores[0], model.logits(hidden).numpy()[0], atol=1e-5)
+
+
+def test_training_pipeline_trims_padding_and_keeps_every_target():
+    split = recsys.leave_one_out({u: list(range(1, 4 + u % 5)) for u in range(30)})
+    data = recsys.training_dataset(split, max_len=50, batch_size=4, seed=0)
+    batches = list(data.as_numpy_iterator())
+    n_targets = sum(int((y > 0).sum()) for _, y in batches)
+    assert n_targets == sum(len(s) - 1 for s in split.train)
+    assert all(x.shape == y.shape and (y[:, 0] > 0).any() for x, y in batches)
+
+
+@pytest.mark.slow
+def test_tiny_gru_learns_a_sequential_pattern_and_beats_most_popular():
+    # each user walks a fixed cycle of 40 items from a random start: the next item is
+    # determined by the last one, which popularity cannot know
+    rng = np.random.default_rng(0)
+    cycle = rng.permutation(40) + 1
+    sequences = {u: [int(cycle[(s + t) % 40]) for t in range(8)]
+                 for u, s in enumerate(rng.integers(0, 40, 400))}
+    split = recsys.leave_one_out(sequences)
+    result = recsys.train_recurrent(split, cell="gru", dim=16, dropout=0.0, learning_rate=0.02,
+                                    batch_size=64, epochs=15, patience=3, seed=0)
+    gru = recsys.evaluate(result.model, split, "test")
+    popular = recsys.evaluate(recsys.MostPopular().fit(split), split, "test")
+    assert gru["NDCG@10"] > popular["NDCG@10"] + 0.3
+    assert gru["HR@10"] > 0.8
+    assert result.history and result.best_epoch >= 1
+    assert all("valid_NDCG@10" in h for h in result.history)
+
+
+# --- a dataset of the same format that the project has never seen -------------------------
+
+
+def test_same_code_on_an_unseen_file_in_beauty_format(tmp_path):
+    rng = np.random.default_rng(3)
+    lines = []
+    for user in range(1, 61):
+        start = int(rng.integers(0, 25))
+        items = [1000 + (start + 2 * t) % 50 for t in range(int(rng.integers(4, 9)))]
+        lines.append(" ".join(map(str, [user, *items])))
+    path = tmp_path / "Toys.txt"
+    path.write_text("\n".join(lines) + "\n")
+
+    data = load_amazon_beauty(path)
+    split = recsys.leave_one_out(data)
+    assert split.n_users == 60 and split.dropped_users == 0
+    assert set(split.items) <= set(range(1000, 1050))
+    for model in (recsys.MostPopular(), recsys.Markov()):
+        result = recsys.evaluate(model.fit(split), split, "test")
+        assert set(result) == {"HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR"}
+        assert all(0 <= v <= 1 for v in result.values())
+    # the walk is deterministic (+2 each step), so the Markov chain gets most targets right
+    assert recsys.evaluate(recsys.Markov().fit(split), split, "test")["HR@5"] > 0.8

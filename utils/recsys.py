@@ -1,0 +1,568 @@
+"""Next-item recommendation: the leave-one-out split, all-item ranking metrics, two baselines
+and recurrent recommenders (GRU, LSTM, SimpleRNN).
+
+The protocol is the one of docs/DESIGN.md and of the published Amazon Beauty tables:
+
+- ``leave_one_out``: per user, the last item is the test target, the second-to-last the
+  validation target, the rest the training prefix. For validation a model sees the training
+  prefix; for test it sees the training prefix plus the validation item.
+- ``evaluate``: every user's target is ranked against ALL items; the items already in that
+  user's input sequence are excluded (score -inf through a sparse CSR mask), but the target
+  itself never is, even when it repeats a history item. The rank is 0-based and ties count
+  against the target (an item scoring the same as the target is ranked before it).
+  HR@k = share of users with rank < k, NDCG@k = mean of 1/log2(rank + 2) for rank < k (else 0),
+  MRR = mean of 1/(rank + 1), all averaged over all users.
+- ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines;
+  ``RecurrentRecommender`` embeds items, runs a GRU / LSTM / SimpleRNN over them and scores
+  every item at every position with a full softmax, trained with cross-entropy on the real
+  (non-padded) positions only. ``train_recurrent`` streams batches through ``tf.data`` and
+  stops early on validation NDCG@10.
+
+``python -m utils.recsys --benchmark --seeds 3`` trains every model on Amazon Beauty and writes
+reports/metrics/benchmark_recsys.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import tensorflow as tf
+
+from utils import config, metrics
+
+KS = (5, 10, 20)
+SELECTION_METRIC = "NDCG@10"
+
+# --------------------------------------------------------------------------------------------
+# Sequences of the simulated (or REES46) shop
+
+
+def purchase_sequences(events: pd.DataFrame) -> dict[int, list[int]]:
+    """{user_id: [product_id, ...]}: the products each user purchased, in time order."""
+    bought = events.loc[events["event_type"] == "purchase", ["user_id", "event_time", "product_id"]]
+    bought = bought.sort_values(["user_id", "event_time"], kind="stable")
+    return {int(user): items.tolist()
+            for user, items in bought.groupby("user_id", sort=False)["product_id"]}
+
+
+def load_shop_purchases() -> tuple[dict[int, list[int]], pd.DataFrame]:
+    """Purchase sequences from data/interim/clean_events.parquet and the product table
+    data/interim/products.parquet (written by notebooks 01-03)."""
+    interim = config.data_dir("interim")
+    needed = {"clean_events.parquet": ("event_time", "event_type", "product_id", "user_id"),
+              "products.parquet": ("product_id",)}
+    tables = {}
+    for name, columns in needed.items():
+        path = interim / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing. Run notebooks 01_data_collection, 02_exploratory_analysis "
+                "and 03_preprocessing first (03 writes clean_events.parquet, 01 "
+                "products.parquet), or set dataset = 'amazon_beauty'.")
+        frame = pd.read_parquet(path)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path} has no column(s) {missing}; expected at least "
+                             f"{list(columns)}. Rerun notebooks 01-03 to rewrite it.")
+        tables[name] = frame
+    return purchase_sequences(tables["clean_events.parquet"]), tables["products.parquet"]
+
+
+# --------------------------------------------------------------------------------------------
+# Split
+
+
+@dataclass
+class Split:
+    """Leave-one-out split. Items are re-indexed 1..n_items (0 pads sequences);
+    item index i stands for the original id ``items[i - 1]``."""
+
+    users: np.ndarray  # original user ids, one per row
+    items: np.ndarray  # original item ids
+    train: list[np.ndarray]  # per user: the training prefix (item indices, time order)
+    valid: np.ndarray  # per user: the validation target
+    test: np.ndarray  # per user: the test target
+    dropped_users: int = 0  # users with fewer than 3 items (nothing to hold out)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def inputs(self, stage: str) -> list[np.ndarray]:
+        """What a model sees: the training prefix (valid), or it plus the validation item (test)."""
+        if stage == "valid":
+            return self.train
+        if stage == "test":
+            return [np.append(seq, item) for seq, item in zip(self.train, self.valid, strict=True)]
+        raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+
+    def targets(self, stage: str) -> np.ndarray:
+        return {"valid": self.valid, "test": self.test}[stage]
+
+    def item_index(self, original_ids) -> np.ndarray:
+        """Item indices (1..n_items) of original item ids."""
+        return np.searchsorted(self.items, original_ids) + 1
+
+
+def leave_one_out(sequences) -> Split:
+    """Split ``{user: [item, ...]}`` (time order) or a ``SequenceData`` into train / valid / test.
+
+    Users with fewer than 3 items cannot give a training prefix and two targets; they are left
+    out and counted in ``dropped_users``. Every item of every sequence is in the catalogue that
+    targets are ranked against.
+    """
+    if hasattr(sequences, "sequences"):
+        sequences = sequences.sequences()
+    kept = {u: np.asarray(s) for u, s in sequences.items() if len(s) >= 3}
+    if not kept:
+        raise ValueError("no user has 3 or more items: leave-one-out needs a training prefix, "
+                         "a validation item and a test item per user")
+    items = np.unique(np.concatenate(list(kept.values())))
+    encoded = [np.searchsorted(items, s).astype(np.int32) + 1 for s in kept.values()]
+    return Split(
+        users=np.asarray(list(kept)),
+        items=items,
+        train=[s[:-2] for s in encoded],
+        valid=np.array([s[-2] for s in encoded], dtype=np.int32),
+        test=np.array([s[-1] for s in encoded], dtype=np.int32),
+        dropped_users=len(sequences) - len(kept),
+    )
+
+
+def history_matrix(sequences: list[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Users x items CSR matrix with a 1 where the item is in the user's sequence
+    (column j stands for item index j + 1)."""
+    lengths = np.array([len(s) for s in sequences])
+    rows = np.repeat(np.arange(len(sequences)), lengths)
+    cols = np.concatenate(sequences) - 1 if len(sequences) else np.array([], dtype=int)
+    matrix = sp.csr_matrix((np.ones(len(cols), dtype=np.int8), (rows, cols)),
+                           shape=(len(sequences), n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1  # an item seen twice is still one history entry
+    return matrix
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+    """0-based rank of each row's target among all items, history items excluded.
+
+    ``scores``: (users, n_items), column j = item index j + 1; ``targets``: item indices;
+    ``history``: CSR (users, n_items) of items to exclude. The target is never excluded, and
+    items tied with the target count as ranked before it.
+    """
+    scores = np.array(scores, dtype=np.float32)  # a copy: the caller's scores stay intact
+    if np.isnan(scores).any():  # NaN compares False: a diverged model would look perfect
+        raise ValueError("the model produced NaN scores (training diverged?); cannot rank")
+    rows = np.arange(len(targets))
+    target_scores = scores[rows, targets - 1]
+    scores[history.nonzero()] = -np.inf
+    scores[rows, targets - 1] = target_scores  # the target is never excluded
+    higher = (scores > target_scores[:, None]).sum(axis=1)
+    tied = (scores == target_scores[:, None]).sum(axis=1) - 1  # minus the target itself
+    return higher + tied
+
+
+def ranking_metrics(ranks: np.ndarray, ks=KS) -> dict[str, float]:
+    """HR@k, NDCG@k (1/log2(rank+2) for a 0-based rank below k) and MRR, averaged over users."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    out = {}
+    for k in ks:
+        out[f"HR@{k}"] = float(np.mean(ranks < k))
+    for k in ks:
+        out[f"NDCG@{k}"] = float(np.mean(np.where(ranks < k, 1.0 / np.log2(ranks + 2), 0.0)))
+    out["MRR"] = float(np.mean(1.0 / (ranks + 1)))
+    return out
+
+
+def rank_all(model, split: Split, stage: str, batch_size: int = 2048) -> np.ndarray:
+    """Ranks of every user's ``stage`` target; the model scores users in batches."""
+    inputs, targets = split.inputs(stage), split.targets(stage)
+    history = history_matrix(inputs, split.n_items)
+    # users of similar length together: a recurrent model then steps through little padding
+    order = np.argsort([len(s) for s in inputs], kind="stable")
+    ranks = np.empty(split.n_users, dtype=np.int64)
+    for start in range(0, split.n_users, batch_size):
+        rows = order[start:start + batch_size]
+        scores = model.score([inputs[r] for r in rows])
+        ranks[rows] = target_ranks(scores, targets[rows], history[rows])
+    return ranks
+
+
+def evaluate(model, split: Split, stage: str = "valid", batch_size: int = 2048) -> dict:
+    """HR@{5,10,20}, NDCG@{5,10,20} and MRR of ``model`` on the valid or test targets."""
+    return ranking_metrics(rank_all(model, split, stage, batch_size))
+
+
+def recommend(model, split: Split, sequences: list[np.ndarray], k: int = 5) -> np.ndarray:
+    """Top-k item indices per sequence, items already in the sequence excluded."""
+    scores = np.array(model.score(sequences), dtype=np.float32)
+    scores[history_matrix(sequences, split.n_items).nonzero()] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return top + 1
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines
+
+
+class MostPopular:
+    """Scores every item by how often it occurs in the training prefixes."""
+
+    name = "MostPop"
+
+    def fit(self, split: Split) -> MostPopular:
+        counts = np.bincount(np.concatenate(split.train), minlength=split.n_items + 1)
+        self.counts = counts[1:].astype(np.float32)
+        return self
+
+    def score(self, sequences: list[np.ndarray]) -> np.ndarray:
+        return np.broadcast_to(self.counts, (len(sequences), len(self.counts)))
+
+
+class Markov:
+    """First-order Markov chain: how often each item followed the user's last item in the
+    training prefixes; popularity breaks ties (it adds less than one transition)."""
+
+    name = "Markov"
+
+    def fit(self, split: Split) -> Markov:
+        pairs = [(s[:-1], s[1:]) for s in split.train if len(s) > 1]
+        prev = np.concatenate([p for p, _ in pairs]) if pairs else np.array([], dtype=int)
+        nxt = np.concatenate([n for _, n in pairs]) if pairs else np.array([], dtype=int)
+        n = split.n_items
+        self.transitions = sp.csr_matrix((np.ones(len(prev), np.float32), (prev - 1, nxt - 1)),
+                                         shape=(n, n))
+        popularity = MostPopular().fit(split).counts
+        self.tie_break = popularity / (popularity.max() + 1)
+        return self
+
+    def score(self, sequences: list[np.ndarray]) -> np.ndarray:
+        last = np.array([s[-1] for s in sequences]) - 1
+        return self.transitions[last].toarray() + self.tie_break
+
+
+# --------------------------------------------------------------------------------------------
+# Recurrent recommenders
+
+
+def pad_left(sequences: list[np.ndarray], max_len: int) -> np.ndarray:
+    """The last ``max_len`` items of each sequence, left-padded with 0: column -1 is the last."""
+    out = np.zeros((len(sequences), max_len), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        tail = seq[-max_len:]
+        if len(tail):
+            out[row, -len(tail):] = tail
+    return out
+
+
+def training_windows(split: Split, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-item targets of every training prefix, left-padded to ``max_len``;
+    prefixes of one item (nothing to predict) are left out."""
+    usable = [s for s in split.train if len(s) > 1]
+    return pad_left([s[:-1] for s in usable], max_len), pad_left([s[1:] for s in usable], max_len)
+
+
+def training_dataset(split: Split, max_len: int, batch_size: int, seed: int) -> tf.data.Dataset:
+    """(inputs, targets) batches, reshuffled every epoch, each cut to its longest sequence so
+    the recurrent layer does not step through columns that are padding in every row."""
+    inputs, targets = training_windows(split, max_len)
+
+    def trim(x, y):
+        longest = tf.reduce_max(tf.reduce_sum(tf.cast(y > 0, tf.int32), axis=1))
+        return x[:, -longest:], y[:, -longest:]
+
+    return (tf.data.Dataset.from_tensor_slices((inputs, targets))
+            .shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .map(trim)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}
+
+
+class RecurrentRecommender(keras.Model):
+    """Item embedding -> dropout -> GRU / LSTM / SimpleRNN -> dropout -> a score for every item.
+
+    With ``tied=True`` the output layer reuses the item embeddings (score = h . e_item + b_item);
+    otherwise it is a separate dense layer. ``masked_loss`` is the full-softmax cross-entropy of
+    the next item, averaged over the real positions only (target 0 marks padding).
+    """
+
+    def __init__(self, n_items: int, cell: str = "gru", dim: int = 64, dropout: float = 0.3,
+                 tied: bool = True, max_len: int = 50, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        self.n_items, self.cell, self.tied, self.max_len = n_items, cell, tied, max_len
+        self.embedding = keras.layers.Embedding(n_items + 1, dim, mask_zero=True)
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.rnn = CELLS[cell](dim, return_sequences=True)
+        self.hidden_dropout = keras.layers.Dropout(dropout)
+        if tied:
+            self.output_bias = self.add_weight(shape=(n_items,), initializer="zeros",
+                                               name="output_bias")
+        else:
+            self.output_layer = keras.layers.Dense(n_items)
+            self.output_layer.build((None, dim))
+        self.embedding.build((None, None))
+        self.rnn.build((None, None, dim))
+        self.built = True
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self._encode = tf.function(self._last_hidden, autograph=False,
+                                   input_signature=[tf.TensorSpec([None, None], tf.int32)])
+
+    def call(self, items, training=False):
+        """Hidden state after each position: (batch, time, dim); padding (item 0) is skipped."""
+        x = self.embedding_dropout(self.embedding(items), training=training)
+        hidden = self.rnn(x, mask=items > 0, training=training)
+        return self.hidden_dropout(hidden, training=training)
+
+    def logits(self, hidden):
+        """Scores of items 1..n_items (column j = item j + 1) for hidden states (n, dim)."""
+        if self.tied:
+            return tf.matmul(hidden, self.embedding.embeddings[1:], transpose_b=True) \
+                + self.output_bias
+        return self.output_layer(hidden)
+
+    def masked_loss(self, items, targets, training=False):
+        """Mean cross-entropy of the next item over the positions where targets > 0."""
+        real = targets > 0
+        hidden = tf.boolean_mask(self(items, training=training), real)
+        labels = tf.boolean_mask(targets, real) - 1
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=self.logits(hidden)))
+
+    def train_step(self, data):
+        items, targets = data
+        with tf.GradientTape() as tape:
+            loss = self.masked_loss(items, targets, training=True)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def _last_hidden(self, items):
+        return self(items, training=False)[:, -1]
+
+    def output_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer as NumPy arrays: logits = hidden @ weights + bias."""
+        if self.tied:
+            return self.embedding.embeddings.numpy()[1:].T, self.output_bias.numpy()
+        kernel, bias = self.output_layer.get_weights()
+        return kernel, bias
+
+    def score(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """Scores (len(sequences), n_items) of every item as the next one (NumPy matmul: the
+        same numbers as ``logits``, faster on a CPU)."""
+        items = pad_left(sequences, self.max_len)
+        longest = max(int((items > 0).sum(axis=1).max()), 1)
+        hidden = self._encode(tf.constant(items[:, -longest:])).numpy()
+        weights, bias = self.output_weights()
+        return hidden @ weights + bias
+
+
+@dataclass
+class TrainResult:
+    model: RecurrentRecommender
+    history: list[dict] = field(default_factory=list)  # per epoch: loss, valid metrics, time
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+
+
+def train_recurrent(split: Split, cell: str = "gru", dim: int = 64, dropout: float = 0.3,
+                    tied: bool = True, max_len: int = 50, batch_size: int = 128,
+                    learning_rate: float = 5e-3, epochs: int = 40, patience: int = 5,
+                    seed: int = 0, time_budget_s: float | None = None,
+                    verbose: bool = False) -> TrainResult:
+    """Train a recurrent recommender with Adam, computing validation NDCG@10 after every
+    epoch. Training stops after ``patience`` epochs without improvement, after ``epochs``, or
+    before an epoch that would end past ``time_budget_s`` seconds; the weights of the best
+    validation epoch are kept. Test targets are never read here."""
+    config.seed_everything(seed)
+    model = RecurrentRecommender(split.n_items, cell=cell, dim=dim, dropout=dropout, tied=tied,
+                                 max_len=max_len)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history: list[dict] = []
+    started = time.perf_counter()
+
+    class ValidationRanking(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            valid = evaluate(self.model, split, "valid")
+            logs[SELECTION_METRIC] = valid[SELECTION_METRIC]
+            elapsed = time.perf_counter() - started
+            last = elapsed - (history[-1]["seconds"] if history else 0.0)
+            history.append({"epoch": epoch + 1, "loss": float(logs["loss"]),
+                            **{f"valid_{k}": v for k, v in valid.items()},
+                            "seconds": round(elapsed, 2)})
+            if verbose:
+                print(f"{cell} epoch {epoch + 1}: loss {logs['loss']:.4f}, valid NDCG@10 "
+                      f"{valid['NDCG@10']:.4f}, HR@10 {valid['HR@10']:.4f} ({elapsed:.0f} s)",
+                      flush=True)
+            if time_budget_s and elapsed + last > time_budget_s:  # the next epoch won't fit
+                self.model.stop_training = True
+
+    stopper = keras.callbacks.EarlyStopping(monitor=SELECTION_METRIC, mode="max",
+                                            patience=patience, restore_best_weights=True)
+    model.fit(training_dataset(split, max_len, batch_size, seed), epochs=epochs, verbose=0,
+              shuffle=False,  # the tf.data pipeline shuffles
+              callbacks=[ValidationRanking(), stopper])
+    best = max(history, key=lambda h: h[f"valid_{SELECTION_METRIC}"])
+    return TrainResult(model, history, best["epoch"], time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark on Amazon Beauty
+
+# The S3-Rec paper's all-item ranking on Beauty.txt (../shared/data/SOURCES.md): HR@10, NDCG@10
+PUBLISHED = {
+    "PopRec": (0.0152, 0.0068), "GRU4Rec": (0.0283, 0.0137), "Caser": (0.0347, 0.0176),
+    "BERT4Rec": (0.0347, 0.0170), "SASRec": (0.0605, 0.0318), "S3-Rec": (0.0647, 0.0327),
+}
+RECURRENT = {"GRU": {"cell": "gru"}, "LSTM": {"cell": "lstm"}, "SimpleRNN": {"cell": "rnn"}}
+# one recipe for every cell (chosen on validation NDCG@10 with the same budget for each)
+RECIPE = {"dim": 64, "dropout": 0.3, "tied": True, "max_len": 50, "batch_size": 128,
+          "learning_rate": 5e-3, "patience": 5}
+
+
+def timed_evaluation(model, split: Split, stage: str) -> tuple[dict, float]:
+    """Metrics of ``stage`` and the seconds the full ranking of all users took."""
+    started = time.perf_counter()
+    result = evaluate(model, split, stage)
+    return result, time.perf_counter() - started
+
+
+def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
+                  models: tuple[str, ...] = tuple(RECURRENT), untied: bool = True,
+                  out=None, **train_kwargs) -> dict:
+    """Baselines once, each recurrent model once per seed (same budget for all), the tied and
+    untied GRU compared on the first seed. Writes ``out`` (default
+    reports/metrics/benchmark_recsys.json) after every run, so a crash keeps what was done."""
+    from utils.datasets import load_amazon_beauty
+
+    out = out or config.reports_dir("metrics") / "benchmark_recsys.json"
+    split = leave_one_out(load_amazon_beauty())
+    recipe = RECIPE | train_kwargs
+    settings = {"seeds": seeds, "max_epochs": epochs, "budget_s_per_model": budget_s,
+                "recipe": recipe}
+    runs: list[dict] = []
+
+    def save():
+        payload = {"command": " ".join(["python -m utils.recsys", *sys.argv[1:]]),
+                   "dataset": f"amazon_beauty ({split.n_users} users, {split.n_items} items)",
+                   "protocol": "leave-one-out; test target ranked against all items, items in "
+                               "the user's history excluded (never the target); mean over users",
+                   "settings": settings, "summary": summarise(runs), "runs": runs,
+                   "published_s3rec": {k: {"HR@10": h, "NDCG@10": n}
+                                       for k, (h, n) in PUBLISHED.items()},
+                   "git_commit": metrics.git_commit(), "packages": metrics.package_versions()}
+        metrics.write_json_atomic(out, metrics.to_jsonable(payload))
+
+    for baseline in (MostPopular(), Markov()):
+        started = time.perf_counter()
+        baseline.fit(split)
+        fit_s = time.perf_counter() - started
+        test, eval_s = timed_evaluation(baseline, split, "test")
+        runs.append({"model": baseline.name, "seed": None, "train_s": fit_s, "eval_s": eval_s,
+                     "epochs": None, "valid": evaluate(baseline, split, "valid"), "test": test})
+        save()
+    for seed in range(seeds):
+        variants = [(name, RECURRENT[name]) for name in models]
+        if untied and seed == 0:
+            variants.append(("GRU untied", {"cell": "gru", "tied": False}))
+        for name, kwargs in variants:
+            result = train_recurrent(split, seed=seed, epochs=epochs, time_budget_s=budget_s,
+                                     **(recipe | kwargs))
+            test, eval_s = timed_evaluation(result.model, split, "test")  # read once
+            best = result.history[result.best_epoch - 1]
+            runs.append({"model": name, "seed": seed, "train_s": result.train_seconds,
+                         "eval_s": eval_s, "epochs": len(result.history),
+                         "best_epoch": result.best_epoch,
+                         "valid": {k[6:]: v for k, v in best.items() if k.startswith("valid_")},
+                         "test": test,
+                         "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
+            save()
+            print(f"seed {seed} {name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
+                  f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, "
+                  f"{len(result.history)} epochs, evaluation {eval_s:.1f} s)", flush=True)
+    return {"summary": summarise(runs), "runs": runs, "path": str(out)}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per model: mean and std over seeds of the test metrics, valid NDCG@10 and the times."""
+    summary = {}
+    for name in dict.fromkeys(r["model"] for r in runs):
+        group = [r for r in runs if r["model"] == name]
+        row = {"n_runs": len(group)}
+        for key in ("HR@10", "NDCG@10", "HR@5", "NDCG@5", "HR@20", "NDCG@20", "MRR"):
+            values = [r["test"][key] for r in group]
+            row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+        row["valid_NDCG@10"] = float(np.mean([r["valid"]["NDCG@10"] for r in group]))
+        row["train_s"] = float(np.mean([r["train_s"] for r in group]))
+        row["eval_s"] = float(np.mean([r["eval_s"] for r in group]))
+        summary[name] = row
+    return summary
+
+
+def format_table(summary: dict) -> str:
+    lines = [f"{'model':12s} {'HR@10':>17s} {'NDCG@10':>17s} {'valid NDCG@10':>14s} "
+             f"{'train s':>8s} {'eval s':>7s}"]
+    for name, row in summary.items():
+        hr, ndcg = row["HR@10"], row["NDCG@10"]
+        lines.append(f"{name:12s} {hr['mean']:.4f} ± {hr['std']:.4f}  "
+                     f"{ndcg['mean']:.4f} ± {ndcg['std']:.4f}  {row['valid_NDCG@10']:14.4f} "
+                     f"{row['train_s']:8.0f} {row['eval_s']:7.1f}")
+    lines.append("published (S3-Rec paper, same protocol): " + ", ".join(
+        f"{k} {h:.4f}/{n:.4f}" for k, (h, n) in PUBLISHED.items()) + "  (HR@10/NDCG@10)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.recsys",
+        description="Train the baselines and the recurrent recommenders on Amazon Beauty and "
+                    "write reports/metrics/benchmark_recsys.json.")
+    parser.add_argument("--benchmark", action="store_true", help="run the benchmark")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per recurrent model")
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs per model")
+    parser.add_argument("--budget-min", type=float, default=15.0,
+                        help="training time budget per model and seed, in minutes")
+    parser.add_argument("--models", default=",".join(RECURRENT),
+                        help=f"recurrent models, comma-separated from {', '.join(RECURRENT)}")
+    parser.add_argument("--no-untied", action="store_true",
+                        help="skip the untied-output GRU (trained on the first seed)")
+    args = parser.parse_args(argv)
+    if not args.benchmark:
+        parser.print_help()
+        return 2
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    unknown = [m for m in models if m not in RECURRENT]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(RECURRENT)}")
+    result = run_benchmark(args.seeds, args.epochs, args.budget_min * 60, models,
+                           untied=not args.no_untied)
+    print(format_table(result["summary"]))
+    print(f"written to {result['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
