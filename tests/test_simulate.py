@@ -313,6 +313,16 @@ def test_sephora_catalogue_seeds_the_shop():
     assert s.events["price"].median() > 10  # Sephora prices are real, not REES46-like
 
 
+@pytest.mark.skipif(not SEPHORA.is_file(), reason=f"{SEPHORA} not present")
+def test_sephora_catalogue_from_the_typed_loader_equals_the_plain_csv():
+    from utils.datasets import load_sephora_products
+
+    typed = catalogue_from_sephora(load_sephora_products(SEPHORA), n_products=300, seed=1)
+    plain = catalogue_from_sephora(pd.read_csv(SEPHORA), n_products=300, seed=1)
+    for column in ("product_id", "product_name", "category_code", "price"):
+        assert (typed[column].astype(str).to_numpy() == plain[column].astype(str).to_numpy()).all()
+
+
 def test_write_and_read_round_trip(shop, tmp_path):
     folder = write_shop(shop, tmp_path / "shop")
     assert sorted(p.name for p in folder.iterdir()) == sorted(

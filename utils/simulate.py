@@ -513,7 +513,8 @@ def catalogue_from_sephora(product_info: pd.DataFrame, n_products: int | None = 
     if n_products is not None and n_products < len(df):
         pick = np.random.default_rng(seed).choice(len(df), n_products, replace=False)
         df = df.iloc[np.sort(pick)].reset_index(drop=True)
-    levels = df[["primary_category", "secondary_category", "tertiary_category"]]
+    # plain strings: utils.datasets.load_sephora_products gives the categories as categoricals
+    levels = df[["primary_category", "secondary_category", "tertiary_category"]].astype("string")
     codes = _slug(levels.primary_category)
     for col in ("secondary_category", "tertiary_category"):
         part = _slug(levels[col])
