@@ -16,7 +16,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.kernelspec import NoSuchKernel
@@ -72,6 +72,7 @@ class NotebookRun:
     seconds: float
     executed: str
     error: str = ""
+    finished_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def execute(notebook: Path, profile: str, kernel: str, output_dir: Path) -> NotebookRun:
@@ -131,8 +132,7 @@ def record_runs(profile: str, runs: list[NotebookRun]) -> None:
     path = config.reports_dir() / "runs.json"
     log = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"notebooks": {}}
     for run in runs:
-        log["notebooks"][run.notebook] = {**run.__dict__, "profile": profile,
-                                          "finished_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        log["notebooks"][run.notebook] = {**run.__dict__, "profile": profile}
     log["last_profile"] = profile
     write_json_atomic(path, log)
 
