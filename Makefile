@@ -16,7 +16,7 @@ endif
 
 .DEFAULT_GOAL := help
 .PHONY: help setup kernel report test test-fast lab lint strip clean distclean \
-	benchmark-data benchmark-study
+	benchmark-data benchmark-study benchmark-recsys
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 co
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
 	$(PY) -m utils.pipeline --profile $(PROFILE) --only 04-06
 	$(PY) -m utils.train
+
+benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
+	$(PY) -m utils.recsys --benchmark --seeds 3
 
 lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
 	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks
