@@ -25,6 +25,7 @@ reports/metrics/benchmark_recsys.json.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -452,10 +453,11 @@ def timed_evaluation(model, split: Split, stage: str) -> tuple[dict, float]:
 
 def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
                   models: tuple[str, ...] = tuple(RECURRENT), untied: bool = True,
-                  out=None, **train_kwargs) -> dict:
+                  out=None, resume: bool = False, **train_kwargs) -> dict:
     """Baselines once, each recurrent model once per seed (same budget for all), the tied and
     untied GRU compared on the first seed. Writes ``out`` (default
-    reports/metrics/benchmark_recsys.json) after every run, so a crash keeps what was done."""
+    reports/metrics/benchmark_recsys.json) after every run, so a crash keeps what was done;
+    ``resume`` keeps the runs already in ``out`` (same settings only) and does the rest."""
     from utils.datasets import load_amazon_beauty
 
     out = out or config.reports_dir("metrics") / "benchmark_recsys.json"
@@ -463,7 +465,8 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
     recipe = RECIPE | train_kwargs
     settings = {"seeds": seeds, "max_epochs": epochs, "budget_s_per_model": budget_s,
                 "recipe": recipe}
-    runs: list[dict] = []
+    runs: list[dict] = previous_runs(out, settings) if resume else []
+    done = {(r["model"], r["seed"]) for r in runs}
 
     def save():
         payload = {"command": " ".join(["python -m utils.recsys", *sys.argv[1:]]),
@@ -477,6 +480,8 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
         metrics.write_json_atomic(out, metrics.to_jsonable(payload))
 
     for baseline in (MostPopular(), Markov()):
+        if (baseline.name, None) in done:
+            continue
         started = time.perf_counter()
         baseline.fit(split)
         fit_s = time.perf_counter() - started
@@ -489,6 +494,8 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
         if untied and seed == 0:
             variants.append(("GRU untied", {"cell": "gru", "tied": False}))
         for name, kwargs in variants:
+            if (name, seed) in done:
+                continue
             result = train_recurrent(split, seed=seed, epochs=epochs, time_budget_s=budget_s,
                                      **(recipe | kwargs))
             test, eval_s = timed_evaluation(result.model, split, "test")  # read once
@@ -504,6 +511,17 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
                   f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, "
                   f"{len(result.history)} epochs, evaluation {eval_s:.1f} s)", flush=True)
     return {"summary": summarise(runs), "runs": runs, "path": str(out)}
+
+
+def previous_runs(path, settings: dict) -> list[dict]:
+    """The runs recorded in ``path`` by a benchmark with the same settings (for ``--resume``)."""
+    if not path.exists():
+        return []
+    recorded = json.loads(path.read_text())
+    if recorded["settings"] != metrics.to_jsonable(settings):
+        raise ValueError(f"{path} was written with other settings ({recorded['settings']}); "
+                         f"rerun with the same options, or without --resume to start afresh")
+    return recorded["runs"]
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -549,6 +567,8 @@ def main(argv=None) -> int:
                         help=f"recurrent models, comma-separated from {', '.join(RECURRENT)}")
     parser.add_argument("--no-untied", action="store_true",
                         help="skip the untied-output GRU (trained on the first seed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in benchmark_recsys.json and do the rest")
     args = parser.parse_args(argv)
     if not args.benchmark:
         parser.print_help()
@@ -558,7 +578,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(RECURRENT)}")
     result = run_benchmark(args.seeds, args.epochs, args.budget_min * 60, models,
-                           untied=not args.no_untied)
+                           untied=not args.no_untied, resume=args.resume)
     print(format_table(result["summary"]))
     print(f"written to {result['path']}")
     return 0

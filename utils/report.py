@@ -52,6 +52,45 @@ def flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
+INTERVAL_KEYS = {"value", "ci_low", "ci_high", "mean_over_seeds", "std_over_seeds"}
+
+
+def is_interval(value) -> bool:
+    return isinstance(value, dict) and "value" in value and set(value) <= INTERVAL_KEYS
+
+
+def format_cell(value) -> str:
+    """A number, or an estimate with its interval: 0.87 [0.85, 0.89]."""
+    if is_interval(value):
+        text = format_value(value["value"])
+        if "ci_low" in value and "ci_high" in value:
+            text += f" [{format_value(value['ci_low'])}, {format_value(value['ci_high'])}]"
+        return text
+    return format_value(value)
+
+
+def comparisons(values: dict) -> list[tuple[list[str], dict[str, dict]]]:
+    """Side-by-side tables from the recorded metrics: the top-level entries that map names to
+    numbers (or intervals), grouped by their keys. {"rnn": {"auc": .8, "f1": .5}, "lstm": {...}}
+    gives one table with a row per model and a column per metric."""
+    groups: dict[tuple, dict[str, dict]] = {}
+    for name, value in values.items():
+        if (isinstance(value, dict) and value and not is_interval(value)
+                and all(isinstance(v, (int, float)) or v is None or is_interval(v)
+                        for v in value.values())):
+            groups.setdefault(tuple(value), {})[name] = value
+    return [(list(columns), rows) for columns, rows in groups.items()]
+
+
+def comparison_table(columns: list[str], rows: dict[str, dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
+    body = "".join(
+        f"<tr><th>{html.escape(name)}</th>"
+        + "".join(f"<td class=\"num\">{html.escape(format_cell(row[c]))}</td>" for c in columns)
+        + "</tr>" for name, row in rows.items())
+    return f"<table class=\"comparison\"><tr>{head}</tr>{body}</table>"
+
+
 def table(rows: list[tuple[str, object]], headers: tuple[str, str], css_class: str) -> str:
     body = "".join(
         f"<tr><td>{html.escape(name)}</td><td class=\"num\">{html.escape(format_value(value))}</td></tr>"
@@ -108,7 +147,15 @@ def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
         parts.append(f"<p><a href=\"{link}\">Open the executed notebook</a></p>")
     if recorded:
         parts.append("<h3>Metrics</h3>")
-        parts.append(table(flatten(recorded["metrics"]), ("metric", "value"), "metrics"))
+        side_by_side = comparisons(recorded["metrics"])
+        parts.extend(comparison_table(columns, rows) for columns, rows in side_by_side)
+        compared = {name for _, rows in side_by_side for name in rows}
+        rest = {k: v for k, v in recorded["metrics"].items() if k not in compared}
+        if rest:
+            parts.append(table(flatten(rest), ("metric", "value"), "metrics"))
+        parts.append("<details><summary>All recorded values, one per row</summary>"
+                     + table(flatten(recorded["metrics"]), ("metric", "value"), "metrics")
+                     + "</details>")
         parts.append(f"<p class=\"meta\">data source: {html.escape(recorded['data_source'])}; "
                      f"seed {recorded['seed']}; commit {html.escape(recorded['git_commit'])}; "
                      f"wall time {recorded['wall_time_s']:.1f} s</p>")
