@@ -1,6 +1,7 @@
 """Next-item recommendation: the metric formula, the split, history exclusion, the loss masking,
 the baselines, a tiny training run, and the same code on a file the project has never seen."""
 
+import json
 import math
 
 import numpy as np
@@ -217,3 +218,12 @@ def test_same_code_on_an_unseen_file_in_beauty_format(tmp_path):
         assert all(0 <= v <= 1 for v in result.values())
     # the walk is deterministic (+2 each step), so the Markov chain gets most targets right
     assert recsys.evaluate(recsys.Markov().fit(split), split, "test")["HR@5"] > 0.8
+
+
+def test_resume_keeps_runs_of_the_same_settings_only(tmp_path):
+    path = tmp_path / "benchmark_recsys.json"
+    assert recsys.previous_runs(path, {"seeds": 3}) == []
+    path.write_text(json.dumps({"settings": {"seeds": 3}, "runs": [{"model": "GRU", "seed": 0}]}))
+    assert recsys.previous_runs(path, {"seeds": 3}) == [{"model": "GRU", "seed": 0}]
+    with pytest.raises(ValueError, match="other settings.*without --resume"):
+        recsys.previous_runs(path, {"seeds": 5})
