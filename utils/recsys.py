@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -503,6 +504,8 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
             runs.append({"model": name, "seed": seed, "train_s": result.train_seconds,
                          "eval_s": eval_s, "epochs": len(result.history),
                          "best_epoch": result.best_epoch,
+                         # a time budget buys fewer epochs on a busy machine: keep the load
+                         "load_average_1min": os.getloadavg()[0],
                          "valid": {k[6:]: v for k, v in best.items() if k.startswith("valid_")},
                          "test": test,
                          "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
@@ -536,18 +539,20 @@ def summarise(runs: list[dict]) -> dict:
         row["valid_NDCG@10"] = float(np.mean([r["valid"]["NDCG@10"] for r in group]))
         row["train_s"] = float(np.mean([r["train_s"] for r in group]))
         row["eval_s"] = float(np.mean([r["eval_s"] for r in group]))
+        row["epochs_per_seed"] = [r["epochs"] for r in group]
         summary[name] = row
     return summary
 
 
 def format_table(summary: dict) -> str:
     lines = [f"{'model':12s} {'HR@10':>17s} {'NDCG@10':>17s} {'valid NDCG@10':>14s} "
-             f"{'train s':>8s} {'eval s':>7s}"]
+             f"{'train s':>8s} {'eval s':>7s}  epochs"]
     for name, row in summary.items():
         hr, ndcg = row["HR@10"], row["NDCG@10"]
         lines.append(f"{name:12s} {hr['mean']:.4f} ± {hr['std']:.4f}  "
                      f"{ndcg['mean']:.4f} ± {ndcg['std']:.4f}  {row['valid_NDCG@10']:14.4f} "
-                     f"{row['train_s']:8.0f} {row['eval_s']:7.1f}")
+                     f"{row['train_s']:8.0f} {row['eval_s']:7.1f}  "
+                     f"{'/'.join(str(e) for e in row['epochs_per_seed'] if e is not None)}")
     lines.append("published (S3-Rec paper, same protocol): " + ", ".join(
         f"{k} {h:.4f}/{n:.4f}" for k, (h, n) in PUBLISHED.items()) + "  (HR@10/NDCG@10)")
     return "\n".join(lines)
