@@ -1,0 +1,132 @@
+"""Product classification helpers: text assembly, labels, split, models, saving, labelling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import textclf
+
+TRAIN = {
+    "Fragrance": ["Rose Eau de Parfum", "Oud Eau de Parfum", "Citrus Eau de Toilette",
+                  "Vanilla Perfume Spray", "Amber Eau de Parfum Travel Spray", "Musk Cologne"],
+    "Hair": ["Repair Shampoo", "Volume Shampoo", "Smoothing Conditioner", "Curl Cream for Hair",
+             "Dry Shampoo", "Hair Mask Conditioner"],
+    "Makeup": ["Matte Lipstick", "Volumizing Mascara", "Liquid Foundation", "Lip Gloss", "Eyeliner Pencil",
+               "Powder Blush"],
+    "Skincare": ["Hydrating Face Serum", "Gentle Face Cleanser", "Night Face Cream", "Vitamin C Serum",
+                 "Eye Cream", "Clay Face Mask"],
+    "Bath & Body": ["Body Lotion", "Shower Gel", "Body Wash", "Hand Cream for Body", "Body Scrub",
+                    "Bath Salts"],
+}
+
+
+def catalogue() -> pd.DataFrame:
+    rows = [(name, "Brand", primary, "Sub " + primary[:3])
+            for primary, names in TRAIN.items() for name in names]
+    return pd.DataFrame(rows, columns=["product_name", "brand_name", "primary_category",
+                                       "secondary_category"])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = catalogue()
+    text = textclf.product_text(data)
+    labels = textclf.category_labels(data, min_products=1)
+    return {task: textclf.tfidf_classifier("names", C=10.0).fit(text, labels[task])
+            for task in ("primary", "secondary")}
+
+
+def test_clean_field_joins_lists_and_blanks_missing():
+    assert textclf.clean_field("['Vegan', 'Good for: Dryness']") == "Vegan; Good for: Dryness"
+    assert textclf.clean_field(np.nan) == "" and textclf.clean_field(None) == ""
+    assert textclf.clean_field("  Water,   Glycerin ") == "Water, Glycerin"
+    assert textclf.clean_field("[not a list") == "[not a list"
+
+
+def test_product_text_handles_missing_fields_and_both_column_styles():
+    sephora = pd.DataFrame({"product_name": ["Lip Balm", "Serum"], "brand_name": ["Fresh", None],
+                            "highlights": ["['Vegan']", np.nan], "ingredients": [np.nan, "['Water']"]})
+    text = textclf.product_text(sephora)
+    assert text.loc[0, "title"] == "Lip Balm Fresh" and text.loc[1, "title"] == "Serum"
+    assert text.loc[0, "highlights"] == "Vegan" and text.loc[1, "highlights"] == ""
+    assert text.loc[0, "ingredients"] == "" and text.loc[1, "ingredients"] == "Water"
+    plain = textclf.product_text(pd.DataFrame({"name": ["Shampoo"]}))
+    assert plain.loc[0].to_dict() == {"title": "Shampoo", "name": "Shampoo", "brand": "", "highlights": "",
+                                      "ingredients": ""}
+    assert textclf.names_only(text)[["highlights", "ingredients"]].eq("").all().all()
+    with pytest.raises(ValueError, match="product_name"):
+        textclf.product_text(pd.DataFrame({"title": ["x"]}))
+
+
+def test_category_labels_keep_five_categories_and_merge_rare_secondaries():
+    products = pd.DataFrame({
+        "primary_category": ["Skincare"] * 3 + ["Skincare", "Makeup", "Mini Size", "Men", "Tools & Brushes"],
+        "secondary_category": ["Moisturizers"] * 3 + ["Masks", np.nan, "Makeup", "Skincare", "Beauty Tools"],
+    })
+    labels = textclf.category_labels(products, min_products=3)
+    assert labels["primary"].tolist()[:5] == ["Skincare"] * 4 + ["Makeup"]
+    assert labels["primary"].iloc[5:].isna().all()  # shop sections are not in the task
+    assert labels["secondary"].tolist()[:5] == ["Skincare › Moisturizers"] * 3 + ["Skincare › other",
+                                                                                   "Makeup › other"]
+    assert labels["scored"].tolist() == [True] * 3 + [False] * 5
+    truth = textclf.section_truth(products)  # Mini Size › Makeup is makeup; tools have no answer
+    assert truth.iloc[5:7].tolist() == ["Makeup", "Skincare"] and truth.drop([5, 6]).isna().all()
+
+
+def test_stratified_split_is_disjoint_complete_and_keeps_the_mix():
+    labels = pd.Series(["a"] * 60 + ["b"] * 30 + ["c"] * 8 + ["d"] * 2)
+    train, valid, test = textclf.stratified_split(labels, seed=1, valid=0.2, test=0.2)
+    assert sorted(np.concatenate([train, valid, test]).tolist()) == list(range(100))
+    assert len(train) == 60 and len(valid) == 20 and len(test) == 20
+    assert (labels.iloc[valid] == "a").sum() == 12 and (labels.iloc[test] == "b").sum() == 6
+
+
+def test_a_tiny_classifier_labels_an_obvious_new_product(fitted):
+    out = textclf.label_products(["Jasmine Eau de Parfum", "Shine Shampoo", "Red Lipstick"], model=fitted)
+    assert out["primary"].tolist() == ["Fragrance", "Hair", "Makeup"]
+    assert out["primary_probability"].between(0, 1).all()
+    # the secondary category always lies under the predicted primary one
+    assert all(s.startswith(p + textclf.SEP) for p, s in zip(out["primary"], out["secondary"], strict=True))
+
+
+def test_save_and_load_round_trip(fitted, tmp_path):
+    path = textclf.save_classifier(fitted, tmp_path / "clf.joblib")
+    assert [p.name for p in tmp_path.iterdir()] == ["clf.joblib"]  # no temporary file left behind
+    names = ["Rose Body Lotion", "Night Eye Cream"]
+    before = textclf.label_products(names, brands=["X", None], model=fitted)
+    after = textclf.label_products(names, brands=["X", None], model=path)
+    pd.testing.assert_frame_equal(before, after)
+    with pytest.raises(ValueError, match="secondary"):
+        textclf.save_classifier({"primary": fitted["primary"]}, tmp_path / "half.joblib")
+
+
+def test_label_products_says_what_is_wrong(fitted, tmp_path):
+    with pytest.raises(TypeError, match=r"wrap it in a list"):
+        textclf.label_products("Rose Eau de Parfum", model=fitted)
+    with pytest.raises(ValueError, match=r"names\[1\].*non-empty name"):
+        textclf.label_products(["Shampoo", "  "], model=fitted)
+    with pytest.raises(ValueError, match="brands has 1 entries but names has 2"):
+        textclf.label_products(["Shampoo", "Lipstick"], brands=["X"], model=fitted)
+    with pytest.raises(FileNotFoundError, match="11_product_classification"):
+        textclf.label_products(["Shampoo"], model=tmp_path / "missing.joblib")
+    with pytest.raises(TypeError, match="load_classifier"):
+        textclf.label_products(["Shampoo"], model={"primary": "not a model"})
+
+
+def test_macro_f1_and_per_class_score_only_the_given_labels():
+    truth = ["a", "a", "b", "other"]
+    pred = ["a", "b", "b", "a"]
+    assert textclf.macro_f1(truth, pred, ["a", "b"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    table = textclf.per_class(truth, pred, ["a", "b"])
+    assert table.loc["a", "precision"] == 1.0 and table.loc["a", "recall"] == 0.5
+    assert table["products"].tolist() == [2, 1]
+
+
+def test_keras_text_model_has_two_heads():
+    model = textclf.keras_text_model("cnn", seq_len=6, vocab_size=20, n_primary=5, n_secondary=7,
+                                     dim=4, units=4)
+    primary, secondary = model.predict(np.ones((3, 6), dtype="int32"), verbose=0)
+    assert primary.shape == (3, 5) and secondary.shape == (3, 7)
+    np.testing.assert_allclose(primary.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="lstm' or 'cnn"):
+        textclf.keras_text_model("gru", 6, 20, 5, 7)

@@ -1,0 +1,285 @@
+"""Classify beauty products into shop categories from their text (notebook 11).
+
+- ``product_text`` turns a catalogue (Sephora's columns or plain name/brand/...) into the text
+  fields the models read; ``category_labels`` gives each product its primary and secondary label.
+- ``tfidf_classifier`` builds the scikit-learn pipelines, ``keras_text_model`` the Keras ones.
+- ``save_classifier`` / ``load_classifier`` store the deployed pipelines (joblib, atomically);
+  ``label_products`` labels new products from their names (and, when known, more text).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils import config
+
+PRIMARY = ("Skincare", "Makeup", "Hair", "Fragrance", "Bath & Body")
+# Sephora's other primary categories are shop sections, not kinds of product: a mini lipstick
+# is makeup. They are left out of the five-class task (see section_truth).
+SECTIONS = ("Mini Size", "Men", "Gifts", "Tools & Brushes")
+SEP = " › "
+OTHER = "other"
+TEXT_COLUMNS = ("title", "name", "brand", "highlights", "ingredients")
+OTHER_RETAILER_CSV = config.PROJECT_ROOT / "data" / "external_checks" / "other_retailer_products.csv"
+
+
+def default_model_path() -> Path:
+    return config.data_dir("processed") / "product_classifier.joblib"
+
+
+def clean_field(value) -> str:
+    """One text field as a plain string: '' when missing; Sephora's "['a', 'b']" lists joined."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            items = None
+        if isinstance(items, list):
+            text = "; ".join(str(item) for item in items)
+    return " ".join(text.split())
+
+
+def product_text(products: pd.DataFrame) -> pd.DataFrame:
+    """The text fields of each product: title (name + brand), name, brand, highlights, ingredients.
+
+    Takes Sephora's column names (product_name, brand_name) or name/brand; only a name is
+    required, a missing column or value becomes ''.
+    """
+    aliases = {"name": ("name", "product_name"), "brand": ("brand", "brand_name"),
+               "highlights": ("highlights",), "ingredients": ("ingredients",)}
+    out = {}
+    for field, names in aliases.items():
+        column = next((c for c in names if c in products.columns), None)
+        if column is None and field == "name":
+            raise ValueError(f"no product name column: expected 'name' or 'product_name', got "
+                             f"{list(products.columns)}")
+        values = products[column] if column else pd.Series("", index=products.index)
+        out[field] = [clean_field(v) for v in values]
+    text = pd.DataFrame(out, index=products.index)
+    text.insert(0, "title", (text["name"] + " " + text["brand"]).str.strip())
+    return text
+
+
+def full_text(text: pd.DataFrame) -> pd.Series:
+    """All fields in one string, most telling first, for the Keras models."""
+    return text["name"] + " | " + text["brand"] + " | " + text["highlights"] + " | " + text["ingredients"]
+
+
+def names_only(text: pd.DataFrame) -> pd.DataFrame:
+    """The same products as another shop would list them: name and brand, no details."""
+    return text.assign(highlights="", ingredients="")
+
+
+def category_labels(products: pd.DataFrame, min_products: int = 30) -> pd.DataFrame:
+    """primary (one of PRIMARY, else missing) and secondary ("Skincare › Moisturizers").
+
+    A secondary category with fewer than ``min_products`` products among the five primary
+    categories, or none at all, becomes "<primary> › other"; ``scored`` marks the products whose
+    secondary category is frequent enough to be scored.
+    """
+    primary = products["primary_category"].astype("string")
+    primary = primary.where(primary.isin(PRIMARY))
+    secondary = products["secondary_category"].astype("string").fillna(OTHER)
+    path = (primary + SEP + secondary).where(primary.notna())
+    counts = path.value_counts()
+    scored = path.map(counts).ge(min_products).fillna(False).astype(bool)
+    path = path.where(scored | primary.isna(), primary + SEP + OTHER)
+    return pd.DataFrame({"primary": primary, "secondary": path, "scored": scored}, index=products.index)
+
+
+def section_truth(products: pd.DataFrame) -> pd.Series:
+    """For products of a shop section (Mini Size, Men, ...), the primary category their secondary
+    category names (Mini Size › Makeup -> Makeup), else missing."""
+    in_section = products["primary_category"].astype("string").isin(SECTIONS)
+    secondary = products["secondary_category"].astype("string")
+    return secondary.where(in_section & secondary.isin(PRIMARY))
+
+
+def stratified_split(labels: pd.Series, seed: int = 0, valid: float = 0.15, test: float = 0.15):
+    """Positions of the train, validation and test products, each with the mix of ``labels``.
+
+    Labels with fewer than 3 products cannot be spread over three splits; they are pooled.
+    """
+    from sklearn.model_selection import train_test_split
+
+    key = labels.astype("string").fillna("(missing)").reset_index(drop=True)
+    key = key.where(key.map(key.value_counts()) >= 3, "(rare)")
+    if 0 < (key == "(rare)").sum() < 3:
+        key = key.replace("(rare)", key.mode()[0])
+    positions = np.arange(len(key))
+    train, rest = train_test_split(positions, test_size=valid + test, random_state=seed, stratify=key)
+    rest_key = key.iloc[rest]
+    rest_key = rest_key.where(rest_key.map(rest_key.value_counts()) >= 2, rest_key.mode()[0])
+    valid_pos, test_pos = train_test_split(rest, test_size=test / (valid + test), random_state=seed,
+                                           stratify=rest_key)
+    return np.sort(train), np.sort(valid_pos), np.sort(test_pos)
+
+
+def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0):
+    """A TF-IDF + logistic regression pipeline reading the columns of ``product_text``.
+
+    kind: "baseline" (word TF-IDF of name + brand, default settings), "names" (words and word
+    pairs plus character 2-5-grams of the name, the brand as one token) or "details" (names plus
+    the words of highlights and ingredients).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if kind == "baseline":
+        parts = [("title", TfidfVectorizer(), "title")]
+    elif kind in ("names", "details"):
+        parts = [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "name"),
+            # character n-grams match spellings and word parts: "moisturiser", "hydrating"
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                      min_df=2), "name"),
+            ("brand", OneHotEncoder(handle_unknown="ignore"), ["brand"]),
+        ]
+        if kind == "details":
+            parts += [("highlights", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "highlights"),
+                      ("ingredients", TfidfVectorizer(sublinear_tf=True, min_df=2), "ingredients")]
+    else:
+        raise ValueError(f"kind must be 'baseline', 'names' or 'details', got {kind!r}")
+    # saga with a loose tolerance fits in seconds where lbfgs takes minutes on these features
+    model = LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
+    return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
+
+
+def with_names_only_copies(text: pd.DataFrame, labels: pd.Series):
+    """Training data twice: as is, and with highlights and ingredients blanked, so that a model
+    that reads the details still works on a bare name (field dropout)."""
+    return pd.concat([text, names_only(text)]), pd.concat([labels, labels])
+
+
+def keras_text_model(kind: str, seq_len: int, vocab_size: int, n_primary: int, n_secondary: int,
+                     dim: int = 64, units: int = 96, learning_rate: float = 5e-3):
+    """Token ids -> embedding -> LSTM or 1-D CNN -> two softmax heads: primary and secondary."""
+    import keras
+
+    tokens = keras.Input((seq_len,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, dim, mask_zero=kind == "lstm")(tokens)
+    if kind == "lstm":
+        # read from the end back to the start, so the name is what the LSTM has seen last
+        x = keras.layers.LSTM(units, go_backwards=True)(x)
+    elif kind == "cnn":
+        x = keras.layers.Conv1D(2 * units, 3, activation="relu")(x)
+        x = keras.layers.GlobalMaxPooling1D()(x)
+    else:
+        raise ValueError(f"kind must be 'lstm' or 'cnn', got {kind!r}")
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = [keras.layers.Dense(n_primary, activation="softmax", name="primary")(x),
+               keras.layers.Dense(n_secondary, activation="softmax", name="secondary")(x)]
+    model = keras.Model(tokens, outputs, name=kind)
+    model.compile(keras.optimizers.Adam(learning_rate),
+                  ["sparse_categorical_crossentropy", "sparse_categorical_crossentropy"])
+    return model
+
+
+def macro_f1(y_true, y_pred, labels=None) -> float:
+    """Macro-F1 over ``labels`` (default: the true labels), on the rows whose truth is one of them."""
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    labels = sorted(set(y_true)) if labels is None else list(labels)
+    keep = np.isin(y_true, labels)
+    return float(f1_score(y_true[keep], y_pred[keep], labels=labels, average="macro", zero_division=0))
+
+
+def per_class(y_true, y_pred, labels) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each label (rows whose truth is in ``labels``)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    keep = np.isin(y_true, list(labels))
+    p, r, f, n = precision_recall_fscore_support(y_true[keep], y_pred[keep], labels=list(labels),
+                                                 zero_division=0)
+    return pd.DataFrame({"precision": p, "recall": r, "f1": f, "products": n}, index=list(labels))
+
+
+def save_classifier(models: dict, path: str | os.PathLike | None = None) -> Path:
+    """Store {"primary": pipeline, "secondary": pipeline} with joblib: temporary file, then rename."""
+    import joblib
+
+    missing = [task for task in ("primary", "secondary") if task not in models]
+    if missing:
+        raise ValueError(f"save_classifier needs a fitted pipeline for {missing}")
+    path = Path(path) if path else default_model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        joblib.dump({"primary": models["primary"], "secondary": models["secondary"]}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_classifier(path: str | os.PathLike | None = None) -> dict:
+    import joblib
+
+    path = Path(path) if path else default_model_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"no product classifier at {path}: run notebook "
+                                "11_product_classification first (it saves one there), or pass model=<path>")
+    return joblib.load(path)
+
+
+def _as_list(values, what: str, n: int | None) -> list:
+    if isinstance(values, str):
+        raise TypeError(f"{what} must be a list of strings, got one string {values!r}; "
+                        f"wrap it in a list: [{values!r}]")
+    values = list(values)
+    if n is not None and len(values) != n:
+        raise ValueError(f"{what} has {len(values)} entries but names has {n}; give one per "
+                         "product (None where unknown)")
+    return values
+
+
+def label_products(names, brands=None, highlights=None, ingredients=None, model=None) -> pd.DataFrame:
+    """Primary and secondary category of new products, with the model's probability of each.
+
+    ``model``: the dict from ``load_classifier``, a path to a saved one, or None for the one
+    notebook 11 saved. The secondary category is the most likely one within the predicted
+    primary category, so the two always agree.
+    """
+    names = _as_list(names, "names", None)
+    bad = [i for i, name in enumerate(names) if not isinstance(name, str) or not name.strip()]
+    if bad:
+        raise ValueError(f"names[{bad[0]}] is {names[bad[0]]!r}: every product needs a non-empty "
+                         f"name (string); fix or drop that entry ({len(bad)} such entries)")
+    columns = {"name": names}
+    for column, what, values in (("brand", "brands", brands), ("highlights", "highlights", highlights),
+                                 ("ingredients", "ingredients", ingredients)):
+        if values is not None:
+            columns[column] = _as_list(values, what, len(names))
+    models = model if isinstance(model, dict) else load_classifier(model)
+    if not all(hasattr(models.get(task), "predict_proba") for task in ("primary", "secondary")):
+        raise TypeError("model must be the dict {'primary': pipeline, 'secondary': pipeline} that "
+                        "load_classifier returns, a path to a saved classifier, or None")
+    text = product_text(pd.DataFrame(columns))
+    p_primary = models["primary"].predict_proba(text)
+    primary = models["primary"].classes_[p_primary.argmax(axis=1)]
+    p_secondary = models["secondary"].predict_proba(text)
+    classes = models["secondary"].classes_
+    parent = np.array([c.split(SEP)[0] for c in classes])
+    within = np.where(parent[None, :] == primary[:, None], p_secondary, -1.0)
+    best = within.argmax(axis=1)
+    return pd.DataFrame({
+        "name": text["name"], "brand": text["brand"],
+        "primary": primary, "primary_probability": p_primary.max(axis=1),
+        "secondary": classes[best], "secondary_probability": p_secondary[np.arange(len(best)), best],
+    })
