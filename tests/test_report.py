@@ -22,15 +22,16 @@ def test_flatten_turns_nested_metrics_into_dotted_rows():
 def test_models_with_the_same_metrics_are_compared_side_by_side():
     recorded = {"auc": 0.8, "rnn": {"auc": 0.81, "f1": 0.5}, "lstm": {"auc": 0.83, "f1": 0.4},
                 "ceiling": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95},
-                "mase": {"lstm": 0.9, "naive": 1.0}, "deep": {"a": {"b": 1}}}
+                "mase": {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}, "n": 3}, "deep": {"a": {"b": [1]}}}
     tables = report.comparisons(recorded)
-    assert tables == [(["auc", "f1"], {"rnn": recorded["rnn"], "lstm": recorded["lstm"]}),
-                      (["lstm", "naive"], {"mase": recorded["mase"]})]
+    assert tables == [("", ["auc", "f1"], {"rnn": recorded["rnn"], "lstm": recorded["lstm"]}),
+                      ("mase", ["cat"], {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}})]
     html_table = report.comparison_table(*tables[0])
     assert "<th>rnn</th><td class=\"num\">0.81</td><td class=\"num\">0.5</td>" in html_table
+    assert report.comparison_table(*tables[1]).startswith("<table class=\"comparison\"><tr><th>mase</th>")
     interval = {"value": 0.87, "ci_low": 0.85, "ci_high": 0.89}
     assert report.format_cell(interval) == "0.87 [0.85, 0.89]"
-    assert report.comparisons({"rnn": {"auc": interval}}) == [(["auc"], {"rnn": {"auc": interval}})]
+    assert report.comparisons({"rnn": {"auc": interval}}) == [("", ["auc"], {"rnn": {"auc": interval}})]
 
 
 @pytest.fixture(scope="module")

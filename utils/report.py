@@ -24,6 +24,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
 h1 { color: #8c2d5a; } h2 { border-bottom: 2px solid #8c2d5a; padding-bottom: .2rem; }
 table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
+table.comparison { display: block; overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f6eef2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-ok { color: #2d7a2d; font-weight: bold; } .status-failed { color: #b00020; font-weight: bold; }
@@ -69,21 +70,25 @@ def format_cell(value) -> str:
     return format_value(value)
 
 
-def comparisons(values: dict) -> list[tuple[list[str], dict[str, dict]]]:
-    """Side-by-side tables from the recorded metrics: the top-level entries that map names to
-    numbers (or intervals), grouped by their keys. {"rnn": {"auc": .8, "f1": .5}, "lstm": {...}}
-    gives one table with a row per model and a column per metric."""
+def comparisons(values: dict, caption: str = "") -> list[tuple[str, list[str], dict[str, dict]]]:
+    """Side-by-side tables from the recorded metrics, as (caption, columns, rows): at every level
+    of nesting, the entries that map names to numbers (or intervals), grouped by their keys.
+    {"rnn": {"auc": .8, "f1": .5}, "lstm": {...}} gives one table with a row per model and a
+    column per metric; {"mase": {"lstm": {...}, "naive": {...}}} gives one captioned "mase"."""
     groups: dict[tuple, dict[str, dict]] = {}
+    nested = []
     for name, value in values.items():
-        if (isinstance(value, dict) and value and not is_interval(value)
-                and all(isinstance(v, (int, float)) or v is None or is_interval(v)
-                        for v in value.values())):
+        if not isinstance(value, dict) or not value or is_interval(value):
+            continue
+        if all(isinstance(v, (int, float)) or v is None or is_interval(v) for v in value.values()):
             groups.setdefault(tuple(value), {})[name] = value
-    return [(list(columns), rows) for columns, rows in groups.items()]
+        else:
+            nested.extend(comparisons(value, f"{caption}.{name}" if caption else name))
+    return [(caption, list(columns), rows) for columns, rows in groups.items()] + nested
 
 
-def comparison_table(columns: list[str], rows: dict[str, dict]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", *columns])
+def comparison_table(caption: str, columns: list[str], rows: dict[str, dict]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [caption, *columns])
     body = "".join(
         f"<tr><th>{html.escape(name)}</th>"
         + "".join(f"<td class=\"num\">{html.escape(format_cell(row[c]))}</td>" for c in columns)
@@ -148,11 +153,13 @@ def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
     if recorded:
         parts.append("<h3>Metrics</h3>")
         side_by_side = comparisons(recorded["metrics"])
-        parts.extend(comparison_table(columns, rows) for columns, rows in side_by_side)
-        compared = {name for _, rows in side_by_side for name in rows}
-        rest = {k: v for k, v in recorded["metrics"].items() if k not in compared}
+        parts.extend(comparison_table(*t) for t in side_by_side)
+        shown = tuple(f"{caption}.{row}." if caption else f"{row}."
+                      for caption, _, rows in side_by_side for row in rows)
+        rest = [(name, value) for name, value in flatten(recorded["metrics"])
+                if not (name + ".").startswith(shown)]
         if rest:
-            parts.append(table(flatten(rest), ("metric", "value"), "metrics"))
+            parts.append(table(rest, ("metric", "value"), "metrics"))
         parts.append("<details><summary>All recorded values, one per row</summary>"
                      + table(flatten(recorded["metrics"]), ("metric", "value"), "metrics")
                      + "</details>")
