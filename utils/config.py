@@ -155,3 +155,12 @@ def data_source() -> str:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run notebook 01_data_collection first")
     return json.loads(path.read_text(encoding="utf-8"))["source"]
+
+
+def one_openmp_thread():
+    """Gradient boosting's OpenMP threads spin while they wait; when anything else wants the
+    cores (TensorFlow's threads, another process) a fit can take 20x longer. One thread is
+    barely slower on two cores and never stalls."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")

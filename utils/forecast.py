@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from utils import config
+from utils.config import one_openmp_thread
 
 SEASON = 7  # shop demand repeats weekly
 
@@ -258,7 +259,6 @@ def gbm_forecaster(n_lags: int = 28, max_iter: int = 100, seed: int = 0, loss: s
     after the window. The absolute error loss aims at the median, which one-day spikes such as
     Black Friday cannot drag up (squared error aims at the mean and can)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     def rows(lags: np.ndarray, first_weekday: np.ndarray, horizon: int) -> np.ndarray:
         steps = np.tile(np.arange(horizon), len(lags))
@@ -274,11 +274,11 @@ def gbm_forecaster(n_lags: int = 28, max_iter: int = 100, seed: int = 0, loss: s
         first = np.repeat(weekday[n_lags:n_lags + n_windows], values.shape[1])
         model = HistGradientBoostingRegressor(loss=loss, max_iter=max_iter, early_stopping=False,
                                               random_state=seed, categorical_features=[n_lags + 1])
-        with threadpool_limits(1):  # tiny data: competing OpenMP threads cost more than they give
+        with one_openmp_thread():  # tiny data: competing OpenMP threads cost more than they give
             model.fit(rows(x[..., 0], first, horizon), y.ravel())
         last = (values[-n_lags:] / scale).T
         next_weekday = np.full(len(last), (weekday[-1] + 1) % 7)
-        with threadpool_limits(1):
+        with one_openmp_thread():
             pred = model.predict(rows(last, next_weekday, horizon)).reshape(len(last), horizon).T
         return np.clip(pred * scale, 0, None)
 

@@ -18,8 +18,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
+from utils.config import one_openmp_thread
 from utils.features import demographics
 
 # Effects of a contact on P(buy) for segments made from behaviour, used when the data has no
@@ -247,7 +247,7 @@ def t_learner(x_train, treated, outcome, x_test, learner: str = "boosting", seed
             raise ValueError(f"the {name} training users all have the same outcome: the campaign "
                              "is too small to learn from; raise the number of users")
     p = {}
-    with threadpool_limits(1):  # a few thousand rows: threads cost more than they save
+    with one_openmp_thread():  # a few thousand rows: threads cost more than they save
         for name, rows in (("treated", treated), ("control", ~treated)):
             model = make_classifier(learner, seed).fit(np.asarray(x_train)[rows], outcome[rows])
             p[name] = model.predict_proba(np.asarray(x_test))[:, 1]

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import log_loss, roc_auc_score
 
+from utils.config import one_openmp_thread
 from utils.features import NUMERIC_FEATURES
 from utils.models import build_sequence_model
 
@@ -165,15 +166,6 @@ CLASSICAL_SPACE = {
     "boosting": {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63],
                  "l2_regularization": [0.0, 1.0]},
 }
-
-
-def one_openmp_thread():
-    """Gradient boosting's OpenMP threads spin while they wait; when anything else wants the
-    cores (TensorFlow's threads, another process) a fit can take 20x longer. One thread is
-    barely slower on two cores and never stalls."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def sample_classical_configs(kind: str, n_trials: int, seed: int) -> list[dict]:
