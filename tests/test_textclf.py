@@ -52,8 +52,20 @@ def test_product_text_handles_missing_fields_and_both_column_styles():
     assert text.loc[0, "ingredients"] == "" and text.loc[1, "ingredients"] == "Water"
     plain = textclf.product_text(pd.DataFrame({"name": ["Shampoo"]}))
     assert plain.loc[0].to_dict() == {"title": "Shampoo", "name": "Shampoo", "brand": "", "highlights": "",
-                                      "ingredients": ""}
-    assert textclf.names_only(text)[["highlights", "ingredients"]].eq("").all().all()
+                                      "ingredients": "", "size": "", "variation": ""}
+    listed = textclf.product_text(pd.DataFrame({"product_name": ["Body Lotion"], "size": ["6.7 oz/ 200 mL"],
+                                                "variation_type": ["Scent"]}))
+    assert listed.loc[0, ["size", "variation"]].tolist() == ["4-8 oz", "Scent"]
+    assert textclf.names_only(listed)[list(textclf.DETAILS)].eq("").all().all()
+
+
+def test_pack_size_bands_ounces_millilitres_and_grams():
+    assert textclf.pack_size("8.7 oz / 260 mL") == "> 8 oz"
+    assert textclf.pack_size("1 oz / 30 mL") == "0.5-1 oz"  # upper edge included
+    assert textclf.pack_size(".23 fl oz / 7 ml") == "0-0.25 oz"
+    assert textclf.pack_size("100 mL") == "2-4 oz"  # no ounces given: 100 / 29.57 = 3.4 oz
+    assert textclf.pack_size("4.0 oz/ 120 g") == "2-4 oz"
+    assert textclf.pack_size("28 Pads") == "" and textclf.pack_size(np.nan) == ""
     with pytest.raises(ValueError, match="product_name"):
         textclf.product_text(pd.DataFrame({"title": ["x"]}))
 
@@ -79,6 +91,22 @@ def test_stratified_split_is_disjoint_complete_and_keeps_the_mix():
     assert sorted(np.concatenate([train, valid, test]).tolist()) == list(range(100))
     assert len(train) == 60 and len(valid) == 20 and len(test) == 20
     assert (labels.iloc[valid] == "a").sum() == 12 and (labels.iloc[test] == "b").sum() == 6
+
+
+def test_details_classifier_reads_size_and_variation_and_weighs_classes():
+    sizes = ["3.4 oz"] * 6 + ["8 oz"] * 6 + ["0.1 oz"] * 6 + ["1 oz"] * 6 + ["16 oz"] * 6
+    data = catalogue().assign(size=sizes,
+                              variation_type=["Scent"] * 6 + ["Size"] * 6 + ["Color"] * 6 + ["Size"] * 12,
+                              highlights="Vegan", ingredients="Water, Glycerin")
+    text, labels = textclf.product_text(data), textclf.category_labels(data, min_products=1)["primary"]
+    model = textclf.tfidf_classifier("details", C=10.0, class_weight="balanced").fit(text, labels)
+    assert model.named_steps["model"].class_weight == "balanced"
+    features = model.named_steps["features"].get_feature_names_out()
+    assert "pack__size_> 8 oz" in features and "pack__variation_Color" in features
+    # a product with a name that says nothing: its size and variation place it
+    unknown = textclf.product_text(pd.DataFrame({"name": ["Nameless"], "size": ["0.1 oz"],
+                                                 "variation_type": ["Color"]}))
+    assert model.predict(unknown)[0] == "Makeup"
 
 
 def test_a_tiny_classifier_labels_an_obvious_new_product(fitted):

@@ -1,7 +1,7 @@
 """Classify beauty products into shop categories from their text (notebook 11).
 
-- ``product_text`` turns a catalogue (Sephora's columns or plain name/brand/...) into the text
-  fields the models read; ``category_labels`` gives each product its primary and secondary label.
+- ``product_text`` turns a catalogue (Sephora's columns or plain name/brand/...) into the fields
+  the models read; ``category_labels`` gives each product its primary and secondary label.
 - ``tfidf_classifier`` builds the scikit-learn pipelines, ``keras_text_model`` the Keras ones.
 - ``save_classifier`` / ``load_classifier`` store the deployed pipelines (joblib, atomically);
   ``label_products`` labels new products from their names (and, when known, more text).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -25,7 +26,12 @@ PRIMARY = ("Skincare", "Makeup", "Hair", "Fragrance", "Bath & Body")
 SECTIONS = ("Mini Size", "Men", "Gifts", "Tools & Brushes")
 SEP = " › "
 OTHER = "other"
-TEXT_COLUMNS = ("title", "name", "brand", "highlights", "ingredients")
+# the fields a product from another shop may lack; names_only blanks them
+DETAILS = ("highlights", "ingredients", "size", "variation")
+# bands of pack size in fluid ounces, upper edge included: a face serum comes in 1 oz, a body
+# lotion in 6.7 oz
+SIZE_EDGES = (0.25, 0.5, 1, 2, 4, 8)
+ML_PER_OZ = 29.57
 OTHER_RETAILER_CSV = config.PROJECT_ROOT / "data" / "external_checks" / "other_retailer_products.csv"
 
 
@@ -48,14 +54,37 @@ def clean_field(value) -> str:
     return " ".join(text.split())
 
 
-def product_text(products: pd.DataFrame) -> pd.DataFrame:
-    """The text fields of each product: title (name + brand), name, brand, highlights, ingredients.
+def pack_size(value) -> str:
+    """The pack size as a band of fluid ounces ("2-4 oz"), '' when the text states none.
 
-    Takes Sephora's column names (product_name, brand_name) or name/brand; only a name is
-    required, a missing column or value becomes ''.
+    Reads "8.7 oz / 260 mL", ".23 fl oz", "60 mL" or "4.0 oz/ 120 g" (grams count as millilitres);
+    counts such as "28 Pads" or "1 Pair" have no size.
+    """
+    text = clean_field(value).lower()
+    ounces = re.search(r"(\d*\.?\d+)\s*(?:fl\.?\s*)?oz\b", text)
+    metric = re.search(r"(\d*\.?\d+)\s*(?:ml|g)\b", text)
+    if ounces:
+        size = float(ounces.group(1))
+    elif metric:
+        size = float(metric.group(1)) / ML_PER_OZ
+    else:
+        return ""
+    band = int(np.searchsorted(SIZE_EDGES, size))
+    low = SIZE_EDGES[band - 1] if band else 0
+    return f"> {low} oz" if band == len(SIZE_EDGES) else f"{low}-{SIZE_EDGES[band]} oz"
+
+
+def product_text(products: pd.DataFrame) -> pd.DataFrame:
+    """The fields of each product the models read: title (name + brand), name, brand, highlights,
+    ingredients, size (a band from ``pack_size``) and variation (what a shopper picks: "Color",
+    "Size", "Scent", ...).
+
+    Takes Sephora's column names (product_name, brand_name, variation_type) or name/brand/...;
+    only a name is required, a missing column or value becomes ''.
     """
     aliases = {"name": ("name", "product_name"), "brand": ("brand", "brand_name"),
-               "highlights": ("highlights",), "ingredients": ("ingredients",)}
+               "highlights": ("highlights",), "ingredients": ("ingredients",), "size": ("size",),
+               "variation": ("variation", "variation_type")}
     out = {}
     for field, names in aliases.items():
         column = next((c for c in names if c in products.columns), None)
@@ -63,7 +92,7 @@ def product_text(products: pd.DataFrame) -> pd.DataFrame:
             raise ValueError(f"no product name column: expected 'name' or 'product_name', got "
                              f"{list(products.columns)}")
         values = products[column] if column else pd.Series("", index=products.index)
-        out[field] = [clean_field(v) for v in values]
+        out[field] = [pack_size(v) if field == "size" else clean_field(v) for v in values]
     text = pd.DataFrame(out, index=products.index)
     text.insert(0, "title", (text["name"] + " " + text["brand"]).str.strip())
     return text
@@ -76,7 +105,7 @@ def full_text(text: pd.DataFrame) -> pd.Series:
 
 def names_only(text: pd.DataFrame) -> pd.DataFrame:
     """The same products as another shop would list them: name and brand, no details."""
-    return text.assign(highlights="", ingredients="")
+    return text.assign(**{field: "" for field in DETAILS})
 
 
 def category_labels(products: pd.DataFrame, min_products: int = 30) -> pd.DataFrame:
@@ -124,12 +153,13 @@ def stratified_split(labels: pd.Series, seed: int = 0, valid: float = 0.15, test
     return np.sort(train), np.sort(valid_pos), np.sort(test_pos)
 
 
-def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0):
+def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0, class_weight: str | None = None):
     """A TF-IDF + logistic regression pipeline reading the columns of ``product_text``.
 
     kind: "baseline" (word TF-IDF of name + brand, default settings), "names" (words and word
     pairs plus character 2-5-grams of the name, the brand as one token) or "details" (names plus
-    the words of highlights and ingredients).
+    the words of highlights and ingredients, the size band and the variation as one token each).
+    class_weight: None, or "balanced" to weigh each class inversely to its number of products.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -149,17 +179,19 @@ def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0):
         ]
         if kind == "details":
             parts += [("highlights", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "highlights"),
-                      ("ingredients", TfidfVectorizer(sublinear_tf=True, min_df=2), "ingredients")]
+                      ("ingredients", TfidfVectorizer(sublinear_tf=True, min_df=2), "ingredients"),
+                      ("pack", OneHotEncoder(handle_unknown="ignore"), ["size", "variation"])]
     else:
         raise ValueError(f"kind must be 'baseline', 'names' or 'details', got {kind!r}")
     # saga with a loose tolerance fits in seconds where lbfgs takes minutes on these features
-    model = LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
+    model = LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed,
+                               class_weight=class_weight)
     return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
 
 
 def with_names_only_copies(text: pd.DataFrame, labels: pd.Series):
-    """Training data twice: as is, and with highlights and ingredients blanked, so that a model
-    that reads the details still works on a bare name (field dropout)."""
+    """Training data twice: as is, and with the details (highlights, ingredients, size,
+    variation) blanked, so that a model that reads them still works on a bare name (field dropout)."""
     return pd.concat([text, names_only(text)]), pd.concat([labels, labels])
 
 
@@ -249,7 +281,8 @@ def _as_list(values, what: str, n: int | None) -> list:
     return values
 
 
-def label_products(names, brands=None, highlights=None, ingredients=None, model=None) -> pd.DataFrame:
+def label_products(names, brands=None, highlights=None, ingredients=None, sizes=None, variations=None,
+                   model=None) -> pd.DataFrame:
     """Primary and secondary category of new products, with the model's probability of each.
 
     ``model``: the dict from ``load_classifier``, a path to a saved one, or None for the one
@@ -263,7 +296,8 @@ def label_products(names, brands=None, highlights=None, ingredients=None, model=
                          f"name (string); fix or drop that entry ({len(bad)} such entries)")
     columns = {"name": names}
     for column, what, values in (("brand", "brands", brands), ("highlights", "highlights", highlights),
-                                 ("ingredients", "ingredients", ingredients)):
+                                 ("ingredients", "ingredients", ingredients), ("size", "sizes", sizes),
+                                 ("variation", "variations", variations)):
         if values is not None:
             columns[column] = _as_list(values, what, len(names))
     models = model if isinstance(model, dict) else load_classifier(model)
