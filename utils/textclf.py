@@ -285,6 +285,8 @@ def label_products(names, brands=None, highlights=None, ingredients=None, sizes=
                    model=None) -> pd.DataFrame:
     """Primary and secondary category of new products, with the model's probability of each.
 
+    Each optional list has one entry per name (None where unknown); ``sizes`` as listed
+    ("6.7 oz / 200 mL"), ``variations`` as what a shopper picks ("Color", "Size", "Scent").
     ``model``: the dict from ``load_classifier``, a path to a saved one, or None for the one
     notebook 11 saved. The secondary category is the most likely one within the predicted
     primary category, so the two always agree.
