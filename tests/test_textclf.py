@@ -1,10 +1,14 @@
 """Product classification helpers: text assembly, labels, split, models, saving, labelling."""
 
+import os
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
-from utils import textclf
+from utils import datasets, textclf
 
 TRAIN = {
     "Fragrance": ["Rose Eau de Parfum", "Oud Eau de Parfum", "Citrus Eau de Toilette",
@@ -107,6 +111,21 @@ def test_details_classifier_reads_size_and_variation_and_weighs_classes():
     unknown = textclf.product_text(pd.DataFrame({"name": ["Nameless"], "size": ["0.1 oz"],
                                                  "variation_type": ["Color"]}))
     assert model.predict(unknown)[0] == "Makeup"
+
+
+@pytest.mark.skipif(not os.environ.get(datasets.MIRROR_ENV), reason="no local mirror of the real data")
+def test_details_classifier_converges_on_real_products():
+    # the notebook's hardest fit, on a sample: weak regularisation, balanced weights, field dropout
+    products = datasets.load_sephora_products()
+    labels = textclf.category_labels(products)
+    sample = labels[labels["primary"].notna()].groupby("primary").sample(150, random_state=0).index
+    text, secondary = textclf.product_text(products.loc[sample]), labels.loc[sample, "secondary"]
+    x, y = textclf.with_names_only_copies(text, secondary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = textclf.tfidf_classifier("details", C=30.0, class_weight="balanced").fit(x, y)
+    assert model.named_steps["model"].n_iter_[0] < 1000
+    assert (model.predict(text) == secondary.to_numpy()).mean() > 0.9  # it fits its own training data
 
 
 def test_a_tiny_classifier_labels_an_obvious_new_product(fitted):

@@ -153,7 +153,7 @@ def stratified_split(labels: pd.Series, seed: int = 0, valid: float = 0.15, test
     return np.sort(train), np.sort(valid_pos), np.sort(test_pos)
 
 
-def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0, class_weight: str | None = None):
+def tfidf_classifier(kind: str = "names", C: float = 10.0, class_weight: str | None = None):
     """A TF-IDF + logistic regression pipeline reading the columns of ``product_text``.
 
     kind: "baseline" (word TF-IDF of name + brand, default settings), "names" (words and word
@@ -183,9 +183,8 @@ def tfidf_classifier(kind: str = "names", C: float = 10.0, seed: int = 0, class_
                       ("pack", OneHotEncoder(handle_unknown="ignore"), ["size", "variation"])]
     else:
         raise ValueError(f"kind must be 'baseline', 'names' or 'details', got {kind!r}")
-    # saga with a loose tolerance fits in seconds where lbfgs takes minutes on these features
-    model = LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed,
-                               class_weight=class_weight)
+    # lbfgs converges here in under 100 iterations (saga needed more than 300 at C = 30, 5x slower)
+    model = LogisticRegression(C=C, solver="lbfgs", max_iter=1000, class_weight=class_weight)
     return Pipeline([("features", ColumnTransformer(parts)), ("model", model)])
 
 
