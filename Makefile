@@ -15,7 +15,7 @@ ENV_READY := kernel
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel report test test-fast lab lint strip clean distclean \
+.PHONY: help setup kernel report check-data test test-fast lab lint strip clean distclean \
 	benchmark-data benchmark-study benchmark-recsys
 
 help: ## list the targets
@@ -36,7 +36,10 @@ kernel: ## register the project's Jupyter kernel (beauty-behaviour) in the envir
 		--display-name "Python (beauty-behaviour)" --env TF_CPP_MIN_LOG_LEVEL 2 >/dev/null
 
 report: $(ENV_READY) ## execute every notebook and build reports/index.html (PROFILE=workshop)
-	$(PY) -m utils.pipeline --profile $(PROFILE)
+	$(PY) -m utils report --profile $(PROFILE)
+
+check-data: $(ENV_READY) ## is every data file the profile needs here? says what to fetch and where
+	$(PY) -m utils check --profile $(PROFILE)
 
 test: $(ENV_READY) ## run all tests: unit, pipeline and the notebooks (nbval, smoke profile)
 	$(PY) -m pytest
@@ -49,7 +52,7 @@ benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 co
 	$(PY) -m utils.datasets --benchmark-rees46 --rows 20000000
 
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
-	$(PY) -m utils.pipeline --profile $(PROFILE) --only 04-06
+	$(PY) -m utils report --profile $(PROFILE) --only 04-06
 	$(PY) -m utils.train
 
 benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10

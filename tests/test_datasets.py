@@ -86,7 +86,7 @@ def cache_files() -> list[Path]:
 @needs_data
 def test_fetch_every_file_over_http_then_from_cache():
     with serve(SHARED) as url:
-        paths = {name: fetch(name, mirror=url) for name in REGISTRY}
+        paths = {name: fetch(name, mirror=url) for name, s in REGISTRY.items() if not s.shipped}
     for name, path in paths.items():
         assert path == config.data_dir("external") / REGISTRY[name].relpath
         assert datasets.sha256_of(path) == REGISTRY[name].sha256
@@ -211,7 +211,7 @@ def test_load_amazon_beauty_other_file_and_errors(tmp_path):
 
 
 def test_load_sephora_products(mirrored, tmp_path):
-    products = datasets.load_sephora_products()
+    products = datasets.load_sephora_products(fetch("sephora_products"))
     assert products.shape == (8_494, 27)
     assert products["primary_category"].value_counts()["Skincare"] == 2_420
     dtypes = products.dtypes.astype(str)
@@ -223,12 +223,12 @@ def test_load_sephora_products(mirrored, tmp_path):
     raw = pd.read_csv(SHARED / "sephora" / "product_info.csv", dtype=str)
     raw.loc[5, "loves_count"] = "lots"
     raw.to_csv(broken, index=False)
-    with pytest.raises(ValueError, match=r"data row 6 .*loves_count is 'lots'; expected int64"):
+    with pytest.raises(ValueError, match=r"data row 6\b.*loves_count is 'lots'; expected int64"):
         datasets.load_sephora_products(broken)
     raw.loc[5, "loves_count"] = "7"
     raw.loc[2, "product_name"] = ""
     raw.to_csv(broken, index=False)
-    with pytest.raises(ValueError, match=r"data row 3 .*product_name .*may not be empty"):
+    with pytest.raises(ValueError, match=r"data row 3\b.*product_name .*may not be empty"):
         datasets.load_sephora_products(broken)
     raw.drop(columns="brand_name").to_csv(broken, index=False)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['brand_name'\]"):
@@ -245,7 +245,8 @@ def test_load_amazon_reviews(mirrored, tmp_path):
     assert reviews["reviewText"].isna().sum() == 5
     broken = tmp_path / "reviews.json.gz"
     with gzip.open(broken, "wt") as f:
-        f.write('{"overall": 5.0, "asin": "A", "reviewerID": "R", "unixReviewTime": 1}\n{oops\n')
+        f.write('{"overall": 5.0, "asin": "A", "reviewerID": "R", "unixReviewTime": 1400000000}'
+                '\n{oops\n')
     with pytest.raises(ValueError, match="reviews.json.gz, line 2: not valid JSON"):
         datasets.load_amazon_reviews(broken)
 
@@ -293,8 +294,10 @@ def test_convert_multi_file_with_duplicates_across_files(tmp_path):
     with gzip.open(raw / "2019-Nov.csv.gz", "wt") as f:  # R3 again, in the next file
         f.write("\n".join([HEADER, R3, R4, "2019-11-02,view", R1]) + "\n")
     (raw / "notes.txt").write_text("not a csv")
-    report = datasets.convert_rees46(raw, tmp_path / "out")
+    with pytest.warns(UserWarning, match="notes.txt"):  # named, not read
+        report = datasets.convert_rees46(raw, tmp_path / "out")
     assert report.sources == [str(raw / "2019-Oct.csv"), str(raw / "2019-Nov.csv.gz")]
+    assert [s["file"] for s in report.files_skipped] == ["notes.txt"]
     assert (report.rows_read, report.rows_kept, report.duplicates_removed,
             report.rows_quarantined) == (8, 4, 3, 1)
     assert report.rows_by_month == {"2019-10": 2, "2019-11": 2}

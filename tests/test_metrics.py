@@ -69,3 +69,28 @@ def test_record_without_a_run_says_what_to_do(monkeypatch):
     monkeypatch.setattr(metrics, "_active", None)
     with pytest.raises(RuntimeError, match="start_run"):
         metrics.record("x", 1)
+
+
+def test_start_run_prints_each_knob_the_profile_changed(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("notebooks:\n  01_data_collection:\n    n_users: 1500\n    n_days: 150\n"
+                       "    start: '2019-11-10'\n")
+    namespace = {"profile": str(profile), "seed": 0, "n_users": 12000, "n_days": 150, "start": "2019-10-01"}
+    metrics.start_run("01_data_collection", namespace)
+    assert capsys.readouterr().out == (
+        f"profile {profile} overrides: n_users 12000 -> 1500, start '2019-10-01' -> '2019-11-10'\n")
+
+
+def test_start_run_prints_nothing_when_the_profile_changes_nothing(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    metrics.start_run("00_rnn_lstm_primer", {"profile": "workshop", "seed": 0, "grad_seq_len": 100})
+    assert capsys.readouterr().out == ""
+
+
+def test_start_run_refuses_a_value_of_the_wrong_type(monkeypatch, tmp_path):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("notebooks:\n  05_rnn_vs_lstm:\n    tensorboard: 'false'\n")
+    with pytest.raises(config.ProfileError, match="tensorboard .* must be a bool"):
+        metrics.start_run("05_rnn_vs_lstm", {"profile": str(profile), "seed": 0, "tensorboard": True})

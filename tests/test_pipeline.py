@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tests.helpers import write_notebook
-from utils import config, pipeline
+from utils import cli, config, pipeline
 
 
 def test_discovery_orders_by_number_and_skips_templates_and_strays(tmp_path):
@@ -57,7 +57,7 @@ def test_a_failing_notebook_stops_the_run_and_names_notebook_and_cell(tmp_path, 
     profile = tmp_path / "empty.yaml"
     profile.write_text("notebooks: {}\n")
 
-    exit_code = pipeline.main(["--profile", str(profile)])
+    exit_code = cli.main(["report", "--profile", str(profile)])
 
     err = capsys.readouterr().err
     assert exit_code == 1
@@ -73,5 +73,5 @@ def test_a_failing_notebook_stops_the_run_and_names_notebook_and_cell(tmp_path, 
 
 
 def test_unknown_profile_fails_before_running_anything(capsys):
-    assert pipeline.main(["--profile", "nonexistent"]) == 2
+    assert cli.main(["report", "--profile", "nonexistent"]) == 2
     assert "unknown profile 'nonexistent'" in capsys.readouterr().err

@@ -36,10 +36,12 @@ def test_models_with_the_same_metrics_are_compared_side_by_side():
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory):
-    """Run the whole pipeline once on the smoke profile in a fresh work folder."""
+    """Run the whole pipeline once on the smoke profile in a fresh work folder, as a newcomer
+    would: no data mirror (and, in CI, no network beyond the package registries)."""
     workdir = tmp_path_factory.mktemp("smoke-run")
     env = {**os.environ, "BEAUTY_WORKDIR": str(workdir)}
-    result = subprocess.run([sys.executable, "-m", "utils.pipeline", "--profile", "smoke"],
+    env.pop("BEAUTY_DATA_MIRROR", None)
+    result = subprocess.run([sys.executable, "-m", "utils", "report", "--profile", "smoke"],
                             cwd=config.PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir
@@ -61,6 +63,11 @@ def test_index_links_every_notebook_and_shows_its_metrics(smoke_report, monkeypa
             assert f'src="figures/{notebook.stem}/{figure.name}"' in index
     runs = json.loads((reports / "runs.json").read_text())["notebooks"]
     assert all(run["status"] == "ok" for run in runs.values())
+    # without the mirror (and offline) 11 labels the simulator's reviews, and the report says so
+    classification = read_metrics("11_product_classification")
+    if classification["metrics"]["review_texts"]["source"] == "simulated":
+        assert classification["fallbacks"]
+        assert f'class="fallback">Fallback: {html.escape(classification["fallbacks"][0])}' in index
 
 
 @pytest.mark.slow

@@ -36,8 +36,10 @@ def row(**changes: str) -> str:
 
 # Each hostile case: (file name, data lines, reason of every data line in order; None = kept).
 CASES = {
-    "truncated": ([GOOD, GOOD[:40], "2019-12-01 00:00:00 UTC"], [None, 1, 1]),
-    "extra_columns": ([GOOD + ",surprise", GOOD2, GOOD2 + ",a,b"], [1, None, 1]),
+    "truncated": ([GOOD, GOOD[:40], "2019-12-01 00:00:00 UTC"],
+                  [None, v.FIELD_COUNT, v.FIELD_COUNT]),
+    "extra_columns": ([GOOD + ",surprise", GOOD2, GOOD2 + ",a,b"],
+                      [v.FIELD_COUNT, None, v.FIELD_COUNT]),
     "wrong_types": (
         [row(product_id="abc"), row(category_id="1.5"), row(user_id=""), row(price="cheap"),
          row(product_id="-7"), row(user_id="99999999999999999999"), row(product_id=""), GOOD],
@@ -57,8 +59,9 @@ CASES = {
         [v.BAD_TYPE] * 3 + [None]),
     "stray_quotes": (  # quoting is off: a quote never swallows the next line
         [row(brand='"b,c"'), row(brand='"open'), row(event_type="view2")],
-        [1, None, v.BAD_TYPE]),
-    "missing_ids": ([row(user_session=""), ",,,,,,,,", "", GOOD], [v.NO_SESSION, 3, 3, None]),
+        [v.FIELD_COUNT, None, v.BAD_TYPE]),
+    "missing_ids": ([row(user_session=""), ",,,,,,,,", "", GOOD],
+                    [v.NO_SESSION, v.EMPTY, v.EMPTY, None]),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,17 +73,50 @@ def profile_path(profile: str) -> Path:
     return path
 
 
+class _ProfileLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = self.construct_object(key_node)
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"key {key!r} is given twice (first on line {first_line[key]}); keep one, "
+                                "since YAML would silently use the last",
+                        problem_mark=key_node.start_mark)
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_profile(profile: str) -> dict[str, dict]:
     """Return {notebook stem: {knob: value}} from a profile file, checking its shape."""
     path = profile_path(profile)
-    content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    notebooks = content.get("notebooks") or {}
+    try:
+        with path.open("rb") as handle:  # a file handle, so YAML's own messages name the file
+            content = yaml.load(handle, Loader=_ProfileLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        hint = "" if isinstance(err, yaml.constructor.ConstructorError) else (
+            " Fix the YAML there: check the indentation, colons, brackets and quotes.")
+        raise ProfileError(f"{path}{where}: {err.problem or err}.{hint}") from err
+    except yaml.YAMLError as err:
+        raise ProfileError(f"{path}: cannot read the YAML: {err}") from err
+    layout = "a profile is a mapping 'description: ...' and 'notebooks: {<notebook stem>: {knob: value}}'"
+    if content is None:
+        content = {}
+    if not isinstance(content, dict):
+        raise ProfileError(f"{path}: the file holds a {type(content).__name__}, but {layout}.")
     unknown_top = set(content) - {"description", "notebooks"}
     if unknown_top:
-        raise ProfileError(
-            f"{path}: unknown top-level key(s) {sorted(unknown_top)}; "
-            "a profile has 'description' and 'notebooks: {<notebook stem>: {knob: value}}'."
-        )
+        raise ProfileError(f"{path}: unknown top-level key(s) {sorted(unknown_top, key=str)}; {layout}.")
+    notebooks = content.get("notebooks")
+    if notebooks is None:
+        notebooks = {}
+    if not isinstance(notebooks, dict):
+        raise ProfileError(f"{path}: 'notebooks' holds a {type(notebooks).__name__}, but {layout}.")
     existing = {p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")}
     for stem, knobs in notebooks.items():
         if stem not in existing:
@@ -90,8 +124,13 @@ def load_profile(profile: str) -> dict[str, dict]:
                 f"{path}: section {stem!r} names no notebook in {NOTEBOOKS_DIR}. "
                 f"Known notebooks: {', '.join(sorted(existing))}."
             )
-        if not isinstance(knobs, dict):
-            raise ProfileError(f"{path}: section {stem!r} must map knob names to values")
+        if knobs is None:  # a section whose knobs are all commented out
+            notebooks[stem] = {}
+        elif not isinstance(knobs, dict):
+            raise ProfileError(
+                f"{path}: section {stem!r} holds a {type(knobs).__name__} ({knobs!r}), but it must map "
+                f"knob names to values, e.g. '{stem}: {{epochs: 2}}'."
+            )
     return notebooks
 
 
@@ -103,26 +142,92 @@ def _is_knob(name: str, value) -> bool:
     return not name.startswith("_") and isinstance(value, (int, float, str, bool, list, dict, type(None)))
 
 
-def apply_profile(notebook: str, namespace: dict) -> tuple[str, dict]:
+# The types a knob may have: (type, name, how to write one in YAML). bool comes first because
+# True is also an int in Python, and a bool must not pass for an int.
+_KNOB_TYPES = (
+    (bool, "a bool", "write true or false, without quotes"),
+    (int, "an int", "write a whole number, without quotes"),
+    (float, "a float", "write a number, without quotes"),
+    (str, "a str", "write text, in quotes if it looks like a number, a date or true/false"),
+    (list, "a list", "write a list, e.g. [1, 2]"),
+    (dict, "a dict", "write a mapping, e.g. {a: 1}"),
+)
+
+
+def _kind(value) -> tuple | None:
+    """The _KNOB_TYPES row of ``value`` (None for another type)."""
+    return next((row for row in _KNOB_TYPES if isinstance(value, row[0])), None)
+
+
+def _mismatch(default, value, where: str = "") -> tuple | None:
+    """(where, expected kind, value there) for the first part of ``value`` whose type is not the
+    one of the parameters cell's ``default``, or None when it fits. A None default takes anything;
+    an int passes for a float; list elements are checked against the default's elements, dict
+    values against the default's value for the same key."""
+    kind = _kind(default)
+    if default is None or kind is None:
+        return None
+    fits = (isinstance(value, (int, float)) and not isinstance(value, bool) if kind[0] is float
+            else _kind(value) is kind)
+    if not fits:
+        return where, kind, value
+    if isinstance(default, list) and default:
+        for i, item in enumerate(value):
+            if all(_mismatch(d, item) for d in default):
+                return _mismatch(default[0], item, f"{where}[{i}]")
+    if isinstance(default, dict):
+        for key, item in value.items():
+            found = _mismatch(default[key], item, f"{where}[{key!r}]") if key in default else None
+            if found:
+                return found
+    return None
+
+
+@dataclass
+class AppliedProfile:
+    """What apply_profile did. Unpacks as the pair (profile, knobs)."""
+
+    profile: str
+    knobs: dict
+    overrides: dict  # {knob: (value before, profile's value)} for each knob the profile changed
+
+    def __iter__(self):
+        return iter((self.profile, self.knobs))
+
+
+def apply_profile(notebook: str, namespace: dict) -> AppliedProfile:
     """Override the knobs of a notebook's parameters cell with the chosen profile's values.
 
     ``namespace`` is the notebook's ``globals()``; its ``profile`` knob picks the profile (None
     means $BEAUTY_PROFILE, else workshop). A profile may only set knobs the parameters cell
-    defines, so a typo fails loudly instead of being ignored. Returns (profile, all knobs).
+    defines, each with the type of the cell's value, so a typo fails loudly instead of being
+    ignored or failing deep inside the notebook. Nothing is changed unless every value passes.
+    ``profile, knobs = apply_profile(...)`` gives the profile and all knobs.
     """
     name = resolve_profile_name(namespace.get("profile"))
+    path = profile_path(name)
+    source = f"profile {name!r} ({path})" if name != str(path) else f"profile {path}"
     overrides = load_profile(name).get(notebook, {})
     knobs = {k: v for k, v in namespace.items() if _is_knob(k, v) and k not in ("In", "Out")}
     for key, value in overrides.items():
         if key not in knobs:
             raise ProfileError(
-                f"profile {name!r} ({profile_path(name)}) sets {key!r} for {notebook}, but the "
+                f"{source} sets {key!r} for {notebook}, but the "
                 f"notebook's parameters cell has no such knob. Its knobs: {', '.join(sorted(knobs))}."
             )
-        namespace[key] = value
-        knobs[key] = value
+        found = _mismatch(knobs[key], value)
+        if found:
+            where, (_, expected, hint), given = found
+            raise ProfileError(
+                f"{source} sets {key}{where} for {notebook} to {given!r} "
+                f"({type(given).__name__}), but it must be {expected}, like the parameters cell's "
+                f"{key} = {knobs[key]!r}: {hint}."
+            )
+    changed = {k: (namespace[k], v) for k, v in overrides.items() if namespace[k] != v}
+    namespace.update(overrides)
+    knobs.update(overrides)
     namespace["profile"] = knobs["profile"] = name
-    return name, knobs
+    return AppliedProfile(name, knobs, changed)
 
 
 def seed_everything(seed: int) -> None:
@@ -143,7 +248,7 @@ def read_table(stage: str, name: str, made_by: str):
     path = data_dir(stage) / f"{name}.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run notebook {made_by} first "
-                                "(or `python -m utils.pipeline --only ...` up to it)")
+                                "(or `beauty report --only ...` up to it)")
     return pd.read_parquet(path)
 
 

@@ -16,8 +16,11 @@ generated CSV of that size against a plain ``pandas.read_csv``.
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import shutil
 import subprocess
@@ -27,6 +30,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,14 +48,21 @@ from utils import config
 from utils.validate import (
     COLUMNS,
     DEFAULT_BLOCK_SIZE,
+    HAS_ROWS,
+    NOTHING_TO_READ,
     SCHEMA,
     Deduplicator,
+    ValidationError,
     ValidationReport,
     check_header,
+    csv_form,
     read_events_csv,
+    resolve_window,
+    time_window,
 )
 
 MIRROR_ENV = "BEAUTY_DATA_MIRROR"
+SHIPPED_DIR = config.PROJECT_ROOT / "data" / "shipped"
 TIMEOUT_S = 30
 
 _S3REC = ("https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/"
@@ -71,10 +84,11 @@ class ChecksumError(DownloadError):
 
 @dataclass(frozen=True)
 class Source:
-    relpath: str  # under data/external/ and under a mirror
+    relpath: str  # under data/external/ and under a mirror (under data/shipped/ when shipped)
     sha256: str
     urls: tuple[str, ...] = ()  # public URLs, tried in order
     origin: str = ""  # where to get it by hand when there is no anonymous URL
+    shipped: bool = False  # committed with the project (its licence allows it): never downloaded
 
 
 REGISTRY: dict[str, Source] = {
@@ -95,6 +109,13 @@ REGISTRY: dict[str, Source] = {
         "sephora/product_info.csv",
         "d5ddb391be522e7bfcecbba93dd61129217c1381bf14a7580c0f6097ac8da063",
         origin=_SEPHORA_KAGGLE + ", file product_info.csv"),
+    # The columns of product_info.csv the project reads (CC BY 4.0), so that the default profile
+    # runs offline; made from the full file by write_sephora_extract.
+    "sephora_extract": Source(
+        "sephora/product_info_extract.csv.xz",
+        "ccb1fb31dd4b14b3225152d5c07a2fd0202adccf95d497741d5f9afe799b5cad",
+        origin="the project itself (data/shipped/), extracted from product_info.csv of the "
+        + _SEPHORA_KAGGLE, shipped=True),
     "sephora_reviews_100": Source(
         "sephora/luxury_reviews_100.csv",
         "fecbf29c3c5f3883fd09d28e4bbb5f0efe1cf206ed2085934a5ae10bfc3f11fe",
@@ -177,6 +198,8 @@ def fetch(name: str, mirror: str | os.PathLike | None = None) -> Path:
     if name not in REGISTRY:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(REGISTRY)}")
     source = REGISTRY[name]
+    if source.shipped:
+        return _shipped(source)
     target = config.data_dir("external") / source.relpath
     cached_note = ""
     if target.is_file():
@@ -206,6 +229,42 @@ def fetch(name: str, mirror: str | os.PathLike | None = None) -> Path:
     raise DownloadError("\n".join(errors) + cached_note)
 
 
+def _shipped(source: Source) -> Path:
+    path = SHIPPED_DIR / source.relpath
+    restore = f"Restore it with `git checkout -- data/shipped/{source.relpath}`"
+    if not path.is_file():
+        raise DownloadError(f"{path} is missing: it ships with the project. {restore}.")
+    actual = sha256_of(path)
+    if actual != source.sha256:
+        raise ChecksumError(f"{path} has SHA-256 {actual}, not {source.sha256}: it was changed. "
+                            f"{restore}, or rebuild it with write_sephora_extract and update the "
+                            "registry.")
+    return path
+
+
+SEPHORA_EXTRACT_COLUMNS = (
+    "product_id", "product_name", "brand_id", "brand_name", "loves_count", "rating", "reviews",
+    "size", "variation_type", "variation_value", "variation_desc", "ingredients", "price_usd",
+    "value_price_usd", "sale_price_usd", "highlights", "primary_category", "secondary_category",
+    "tertiary_category",
+)
+
+
+def write_sephora_extract(product_info: str | os.PathLike, out: str | os.PathLike) -> str:
+    """Write the columns of product_info.csv the project reads, text unchanged, xz-compressed
+    (8 MB -> 0.8 MB); returns its SHA-256. The same input always gives the same bytes."""
+    import lzma
+
+    raw = pd.read_csv(product_info, dtype="str", keep_default_na=False)
+    missing = [c for c in SEPHORA_EXTRACT_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValidationError(f"{product_info}: missing column(s) {missing}; expected the Kaggle "
+                              "product_info.csv.")
+    text = raw[list(SEPHORA_EXTRACT_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    Path(out).write_bytes(lzma.compress(text.encode("utf-8"), preset=9))
+    return sha256_of(out)
+
+
 def _path_or_fetch(path: str | os.PathLike | None, name: str) -> Path:
     path = fetch(name) if path is None else Path(path)
     if not path.is_file():
@@ -216,6 +275,33 @@ def _path_or_fetch(path: str | os.PathLike | None, name: str) -> Path:
 
 # ---------------------------------------------------------------------------------------------
 # Loaders
+
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open}  # compressed text files, told by their suffix
+_DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError)  # cut short or corrupt
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text with its line end) of a UTF-8 text file, decompressed if its name ends
+    in .gz or .xz. Bytes that are not UTF-8 and damaged compressed data raise ValidationError
+    naming the line."""
+    number = 0
+    try:
+        with _OPENERS.get(path.suffix, open)(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                try:  # a byte-order mark (Excel writes one) marks the encoding; it is no data
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValidationError(
+                        f"{path}, line {number}, byte {exc.start + 1}: "
+                        f"{raw[exc.start:exc.end]!r} is not UTF-8 ({exc.reason}). Save the file "
+                        "as UTF-8 (a compressed file must end in .gz or .xz) or use the original."
+                    ) from exc
+                yield number, text
+    except _DAMAGED as exc:
+        raise ValidationError(
+            f"{path}, line {number + 1}: the compressed data is cut short or damaged ({exc}) "
+            f"after {number} complete line(s). Download the file again (fetch() checks its "
+            "SHA-256).") from exc
 
 
 @dataclass
@@ -249,27 +335,25 @@ def load_amazon_beauty(
         attributes_path = attributes_path or fetch("amazon_beauty_attributes")
     path = _path_or_fetch(path, "amazon_beauty")
     users, lengths, items, first_line = [], [], [], {}
-    with open(path, encoding="utf-8", errors="strict") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue  # blank lines (e.g. at the end) carry nothing
-            bad = next((x for x in fields if not (x.isascii() and x.isdigit() and len(x) < 19)),
-                       None)
-            if bad is not None or len(fields) < 2:
-                what = f"{bad!r} is not a non-negative integer id" if bad else "no item ids"
-                raise ValueError(
-                    f"{path}, line {number}: {what}; expected 'user_id item_id item_id ...' "
-                    "(whitespace-separated integer ids, one user per line). Fix the line or "
-                    "pass a file in this format.")
-            user = int(fields[0])
-            if user in first_line:
-                raise ValueError(f"{path}, line {number}: user {user} already has line "
-                                 f"{first_line[user]}; expected one line per user.")
-            first_line[user] = number
-            users.append(user)
-            lengths.append(len(fields) - 1)
-            items.extend(fields[1:])
+    for number, line in _lines(path):
+        fields = line.split()
+        if not fields:
+            continue  # blank lines (e.g. at the end) carry nothing
+        bad = next((x for x in fields if not (x.isascii() and x.isdigit() and len(x) < 19)), None)
+        if bad is not None or len(fields) < 2:
+            what = f"{bad!r} is not a non-negative integer id" if bad else "no item ids"
+            raise ValidationError(
+                f"{path}, line {number}: {what}; expected 'user_id item_id item_id ...' "
+                "(whitespace-separated integer ids, one user per line). Fix the line or "
+                "pass a file in this format.")
+        user = int(fields[0])
+        if user in first_line:
+            raise ValidationError(f"{path}, line {number}: user {user} already has line "
+                                  f"{first_line[user]}; expected one line per user.")
+        first_line[user] = number
+        users.append(user)
+        lengths.append(len(fields) - 1)
+        items.extend(fields[1:])
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     interactions = pd.DataFrame({
@@ -282,18 +366,41 @@ def load_amazon_beauty(
 
 
 def _load_attributes(path: Path) -> dict[int, list[int]]:
+    """Read {"item_id": [attribute_id, ...], ...}; ids must be JSON integers >= 0."""
+    expected = '{"item_id": [attribute_id, ...], ...} with non-negative integer ids'
+
+    def unique_keys(pairs: list[tuple]) -> dict:
+        # json.loads would keep only the last list of an item given twice
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValidationError(f"{path}: item {key!r} appears more than once; expected "
+                                      f"{expected}. Keep one entry per item.")
+            seen.add(key)
+        return dict(pairs)
+
+    text = "".join(line for _, line in _lines(path))
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); expected "
-                         '{"item_id": [attribute_id, ...], ...}.') from exc
+        raise ValidationError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg} at "
+                              f"character {exc.colno}); expected {expected}.") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a JSON object item_id -> [attribute ids].")
-    try:
-        return {int(item): [int(a) for a in attrs] for item, attrs in raw.items()}
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: every key must be an item id and every value a list of "
-                         f"integer attribute ids ({exc}).") from exc
+        raise ValidationError(f"{path}: the file holds a JSON {type(raw).__name__}; expected "
+                              f"{expected}.")
+    attributes = {}
+    for item, attrs in raw.items():
+        # str(int(...)) == item: plain decimal digits only (no "007", "+7", " 7")
+        if not (item.isascii() and item.isdigit() and str(int(item)) == item):
+            raise ValidationError(f"{path}: item id {item!r} is not a non-negative integer "
+                                  f"written in plain digits; expected {expected}. Fix the key.")
+        # type() rather than isinstance(): JSON true/false are bools, not ids
+        if not (isinstance(attrs, list) and all(type(a) is int and a >= 0 for a in attrs)):
+            raise ValidationError(f"{path}: item {item}: {attrs!r:.80} is not a list of "
+                                  f"attribute ids; expected {expected} (JSON numbers such as "
+                                  "[1, 2], not strings or true/false). Fix the value.")
+        attributes[int(item)] = attrs
+    return attributes
 
 
 SEPHORA_DTYPES = {
@@ -307,37 +414,106 @@ SEPHORA_DTYPES = {
     "tertiary_category": "category", "child_count": "int64", "child_max_price": "float64",
     "child_min_price": "float64",
 }
-_SEPHORA_REQUIRED = ("product_id", "product_name", "brand_id", "brand_name", "price_usd",
-                     "primary_category")
+# Columns a catalogue file must have: the shipped extract holds these and a few more of
+# SEPHORA_DTYPES, which are typed when present.
+_SEPHORA_REQUIRED = ("product_id", "product_name", "brand_name", "price_usd", "primary_category",
+                     "secondary_category", "tertiary_category", "loves_count", "rating",
+                     "highlights", "ingredients", "size", "variation_type")
+_SEPHORA_NOT_EMPTY = ("product_id", "product_name", "brand_id", "brand_name", "loves_count",
+                      "price_usd", "limited_edition", "new", "online_only", "out_of_stock",
+                      "sephora_exclusive", "primary_category", "child_count")
+# (low, high) of numeric values where present: prices and counts are never negative.
+_SEPHORA_RANGES = {name: (0, np.inf) for name in (
+    "price_usd", "value_price_usd", "sale_price_usd", "child_max_price", "child_min_price",
+    "loves_count", "reviews", "child_count")} | {"rating": (0, 5)}
+
+
+def _sephora_rule(name: str, dtype: str) -> str:
+    """What a value of Sephora column ``name`` must be, for error messages."""
+    low, high = _SEPHORA_RANGES.get(name, (-np.inf, np.inf))
+    if dtype in ("str", "category"):
+        rule = "text"
+    elif dtype == "bool":
+        rule = "0 or 1"
+    else:
+        rule = "a whole number" if dtype.lower() == "int64" else "a finite number"
+        rule += f" from {low} to {high}" if high < np.inf else f" >= {low}" if low > -np.inf else ""
+    return rule + ("; may not be empty" if name in _SEPHORA_NOT_EMPTY else "; may be empty")
 
 
 def load_sephora_products(path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The Sephora product catalogue (product_info.csv) with proper dtypes."""
-    path = _path_or_fetch(path, "sephora_products")
-    raw = pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
-    missing = [c for c in SEPHORA_DTYPES if c not in raw.columns]
+    """The Sephora product catalogue (product_info.csv, or an extract holding at least the
+    columns in _SEPHORA_REQUIRED; plain, .gz or .xz) with proper dtypes.
+
+    Every column of SEPHORA_DTYPES present is typed and checked (prices finite and >= 0, rating
+    0-5, counts whole numbers >= 0, flags 0 or 1) and product_id must be unique; other columns
+    are kept as text. Errors name the file, line, data row (n-th row after the header), column
+    and fix.
+    """
+    path = _path_or_fetch(path, "sephora_extract")
+    reader = csv.reader((text for _, text in _lines(path)), strict=True)
+    rows, lines = [], []  # the fields of each row and the line it ends on
+    try:
+        header = next(reader, [])
+        for fields in reader:
+            if not fields:
+                continue  # blank lines carry nothing
+            if len(fields) != len(header):
+                raise ValidationError(
+                    f"{path}, line {reader.line_num}: {len(fields)} fields, but the header has "
+                    f"{len(header)}; the row is cut short or has an unquoted comma. Fix the line "
+                    "or use the original Kaggle file.")
+            rows.append(fields)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ValidationError(f"{path}, line {reader.line_num}: not valid CSV ({exc}). Fix the "
+                              "line (values holding commas, quotes or line breaks must be quoted) "
+                              "or use the original Kaggle file.") from exc
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValidationError(f"{path}, line 1 (the header): column(s) {repeated} appear more "
+                              "than once; give each column a single, distinct name.")
+    missing = [name for name in _SEPHORA_REQUIRED if name not in header]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected the Kaggle "
-                         f"product_info.csv columns {list(SEPHORA_DTYPES)}.")
+        raise ValidationError(
+            f"{path}: missing column(s) {missing}; a Sephora catalogue needs at least the columns "
+            f"{list(_SEPHORA_REQUIRED)} (the other columns of product_info.csv are optional). Use "
+            "the Kaggle product_info.csv or an extract that keeps these columns.")
+    raw = pd.DataFrame(rows, columns=header, dtype="str")
+    raw = raw.mask(raw == "")  # an empty field is a missing value
     out = {}
-    for name, dtype in SEPHORA_DTYPES.items():
+    for name in header:
+        dtype = SEPHORA_DTYPES.get(name, "str")  # columns the project does not know stay text
         col = raw[name]
-        wrong = col.isna() & (name in _SEPHORA_REQUIRED or dtype in ("int64", "bool"))
+        wrong = (col.isna() | (col.str.strip() == "")) & (name in _SEPHORA_NOT_EMPTY)
         if dtype not in ("str", "category"):
-            numbers = pd.to_numeric(col, errors="coerce")
-            wrong |= col.notna() & numbers.isna()
+            numbers = pd.to_numeric(col, errors="coerce").astype("float64")
             if dtype == "bool":
-                wrong |= numbers.notna() & ~numbers.isin([0, 1])
-            elif dtype in ("int64", "Int64"):
-                wrong |= numbers.notna() & (numbers % 1 != 0)
+                ok = numbers.isin([0, 1])
+            else:
+                ok = np.isfinite(numbers) & numbers.between(*_SEPHORA_RANGES.get(
+                    name, (-np.inf, np.inf)))
+            if dtype in ("int64", "Int64"):  # whole, and small enough to be exact as a float
+                ok &= (numbers % 1 == 0) & (numbers.abs() <= 2**53)
+            wrong |= col.notna() & ~ok
         if wrong.any():
             row = int(np.flatnonzero(wrong.to_numpy())[0])
-            raise ValueError(
-                f"{path}, data row {row + 1} (product {raw['product_id'].iloc[row]!r}): column "
-                f"{name} is {col.iloc[row]!r}; expected {dtype}"
-                f"{' (may not be empty)' if col.isna().iloc[row] else ''}. "
-                "Fix the value or use the original Kaggle file.")
+            value = col.iloc[row]
+            raise ValidationError(
+                f"{path}, line {lines[row]} (data row {row + 1}, product "
+                f"{raw['product_id'].iloc[row]!r}): column {name} is "
+                f"{'' if pd.isna(value) else value!r}; expected {dtype} "
+                f"({_sephora_rule(name, dtype)}). Fix the value or use the original Kaggle file.")
         out[name] = col.astype(dtype) if dtype in ("str", "category") else numbers.astype(dtype)
+    ids = raw["product_id"]
+    repeated = ids.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
+        raise ValidationError(
+            f"{path}, lines {lines[first]} and {lines[row]} (data rows {first + 1} and "
+            f"{row + 1}): column product_id is {ids.iloc[row]!r} in both; product ids must be "
+            "unique. Remove the repeated row or use the original Kaggle file.")
     return pd.DataFrame(out)
 
 
@@ -349,36 +525,47 @@ def load_amazon_reviews(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
     Columns: reviewerID, asin (str), overall (float64), summary, reviewText (str, may be
     missing), verified (boolean), review_time (datetime64[s, UTC] from unixReviewTime).
+    Each value is checked, never converted: a wrong one raises ValidationError naming the file,
+    line and key.
     """
-    import gzip
-
     path = _path_or_fetch(path, "amazon_all_beauty")
-    opener = gzip.open if path.suffix == ".gz" else open
+    start, end = time_window()
+    low, high = int(start.timestamp()), int(end.timestamp())
+    # type() rather than isinstance(): JSON true/false are bools, which are ints in Python
+    rules = {  # key: (test, what a value must be); keys other than _REVIEW_REQUIRED may be absent
+        "reviewerID": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+        "asin": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+        "overall": (lambda v: type(v) in (int, float) and 1 <= v <= 5, "a number from 1 to 5"),
+        "summary": (lambda v: v is None or isinstance(v, str), "a string or null"),
+        "reviewText": (lambda v: v is None or isinstance(v, str), "a string or null"),
+        "verified": (lambda v: v is None or type(v) is bool, "true, false or null"),
+        "unixReviewTime": (lambda v: type(v) is int and low <= v <= high,
+                           f"whole seconds since 1970 from {start:%Y-%m-%d} to "
+                           f"{end:%Y-%m-%d %H:%M} UTC"),
+    }
     records = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                review = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}, line {number}: not valid JSON ({exc.msg}); expected "
-                                 "one review object per line.") from exc
-            missing = [k for k in _REVIEW_REQUIRED
-                       if not isinstance(review, dict) or k not in review]
-            if missing:
-                raise ValueError(f"{path}, line {number}: missing {missing}; each review needs "
-                                 f"{', '.join(_REVIEW_REQUIRED)}.")
-            if not isinstance(review["overall"], (int, float)) or \
-                    not isinstance(review["unixReviewTime"], int):
-                raise ValueError(f"{path}, line {number}: overall and unixReviewTime must be "
-                                 f"numbers, got {review['overall']!r} and "
-                                 f"{review['unixReviewTime']!r}.")
-            records.append((review["reviewerID"], review["asin"], review["overall"],
-                            review.get("summary"), review.get("reviewText"),
-                            review.get("verified"), review["unixReviewTime"]))
-    frame = pd.DataFrame(records, columns=["reviewerID", "asin", "overall", "summary",
-                                           "reviewText", "verified", "unixReviewTime"])
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            review = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{path}, line {number}: not valid JSON ({exc.msg} at character "
+                                  f"{exc.colno}); expected one review object per line.") from exc
+        if not isinstance(review, dict):
+            raise ValidationError(f"{path}, line {number}: a JSON {type(review).__name__}; "
+                                  "expected one review object per line.")
+        missing = [key for key in _REVIEW_REQUIRED if key not in review]
+        if missing:
+            raise ValidationError(f"{path}, line {number}: missing {missing}; each review needs "
+                                  f"{', '.join(_REVIEW_REQUIRED)}. Fix the line.")
+        for key, (test, expected) in rules.items():
+            if not test(review.get(key)):
+                raise ValidationError(f"{path}, line {number}, column {key}: "
+                                      f"{review[key]!r:.80} is not {expected}. Fix the value or "
+                                      "use the original file.")
+        records.append([review.get(key) for key in rules])
+    frame = pd.DataFrame(records, columns=list(rules))
     frame = frame.astype({"reviewerID": "str", "asin": "str", "overall": "float64",
                           "summary": "str", "reviewText": "str", "verified": "boolean"})
     frame["review_time"] = pd.to_datetime(frame.pop("unixReviewTime").astype("int64"), unit="s",
@@ -392,17 +579,62 @@ def load_amazon_reviews(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
 @dataclass
 class ConversionReport(ValidationReport):
-    """What convert_rees46 did: the ValidationReport counts plus where the output went."""
+    """What convert_rees46 did: the ValidationReport counts (``sources`` are the files read),
+    the files skipped and where the output went. ``to_dict()`` gives the same as JSON data."""
 
     out_dir: Path | None = None
     quarantine_path: Path | None = None
-    rows_by_month: dict[str, int] = field(default_factory=dict)
+    files_skipped: list[dict] = field(default_factory=list)  # {"file": name, "reason": ...}
+    rows_by_month: dict[str, int] = field(default_factory=dict)  # as read back from the Parquet
     seconds: float = 0.0
 
+    def check(self) -> None:
+        """ValidationReport.check, and the Parquet files must hold exactly the rows kept."""
+        super().check()
+        written = sum(self.rows_by_month.values())
+        if written != self.rows_kept:
+            raise AssertionError(
+                f"row accounting is off: {self.rows_kept:,} rows were kept but the Parquet files "
+                f"hold {written:,} ({self.rows_by_month}); rows were lost or written twice")
+
+    def to_dict(self) -> dict:
+        return {
+            "files_read": [Path(source).name for source in self.sources],
+            "files_skipped": [dict(skipped) for skipped in self.files_skipped],
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantined_by_reason": dict(self.reasons),
+            "duplicates_removed": self.duplicates_removed,
+            "rows_written": dict(sorted(self.rows_by_month.items())),
+            "time_window": list(self.window),
+            "messages": list(self.messages),
+            "out_dir": str(self.out_dir) if self.out_dir is not None else None,
+            "quarantine_path": (str(self.quarantine_path) if self.quarantine_path is not None
+                                else None),
+            "seconds": round(self.seconds, 3),
+        }
+
     def summary(self) -> str:
-        months = ", ".join(f"{m}: {n:,}" for m, n in sorted(self.rows_by_month.items()))
-        return (f"{super().summary()}\n  written to {self.out_dir} ({months or 'no rows'})\n"
-                f"  quarantine: {self.quarantine_path}\n  took {self.seconds:.1f} s")
+        lines = [super().summary()]
+        if self.files_skipped:
+            folder = Path(self.sources[0]).parent if self.sources else ""
+            lines.append(f"  files skipped in {folder} ({len(self.files_skipped)}):")
+            lines += [f"    {s['file']}: {s['reason']}" for s in self.files_skipped]
+        lines.append(f"  rows written to {self.out_dir}:" if self.rows_by_month
+                     else f"  rows written to {self.out_dir}: none")
+        lines += [f"    {m}: {n:,}" for m, n in sorted(self.rows_by_month.items())]
+        lines += [f"  quarantine: {self.quarantine_path}", f"  took {self.seconds:.1f} s"]
+        return "\n".join(lines)
+
+
+class NothingConverted(ValidationError):
+    """convert_rees46 kept no row: every file was empty, header only or wholly quarantined.
+    ``report`` is the finished ConversionReport; the quarantine file has been written."""
+
+    def __init__(self, message: str, report: ConversionReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -411,34 +643,57 @@ QUARANTINE_SCHEMA = pa.schema(
 
 
 def _month_order(path: Path) -> tuple:
-    """Kaggle names its files 2019-Oct.csv ... 2020-Feb.csv: read them in calendar order."""
+    """Kaggle names its files 2019-Oct.csv ... 2020-Feb.csv (or .csv.zip, .CSV, ...): read them
+    in calendar order, then any others by name."""
     try:
         return (0, pd.to_datetime(path.name.split(".")[0], format="%Y-%b"), path.name)
     except ValueError:
         return (1, pd.Timestamp(0), path.name)
 
 
-def rees46_files(source: str | os.PathLike | None = None) -> list[Path]:
-    """The REES46 CSVs in a folder (*.csv, *.csv.gz; default data/raw/rees46/) or one file."""
+_FORMS_TEXT = "*.csv, *.csv.gz, *.csv.zip or *.csv.bz2 (any case)"
+
+
+def _scan_rees46(source: str | os.PathLike | None) -> tuple[list[Path], list[dict]]:
+    """(the files to read, in calendar order; {"file": name, "reason"} for every other entry
+    of the folder)."""
     source = Path(source) if source is not None else config.data_dir("raw") / "rees46"
     if source.is_file():
-        return [source]
-    files = sorted((p for p in source.glob("*") if p.name.endswith((".csv", ".csv.gz"))),
-                   key=_month_order)
+        if csv_form(source) is None:
+            raise ValidationError(f"{source}: the name does not end like a REES46 CSV "
+                                  f"({_FORMS_TEXT}); rename it if it is one.")
+        return [source], []
+    files, skipped = [], []
+    for entry in sorted(source.iterdir()) if source.is_dir() else []:
+        if not entry.is_file():
+            skipped.append({"file": entry.name, "reason": "not a file (subfolders are not read)"})
+        elif csv_form(entry) is None:
+            skipped.append({"file": entry.name, "reason": f"not named {_FORMS_TEXT}"})
+        else:
+            files.append(entry)
     if not files:
+        others = f" (it holds only {', '.join(s['file'] for s in skipped)})"
         raise FileNotFoundError(
-            f"no REES46 CSV files (*.csv or *.csv.gz) in {source}. Download the monthly files "
-            f"(2019-Oct.csv ... 2020-Feb.csv) from the {_REES46_KAGGLE} and put them in "
-            f"{config.data_dir('raw') / 'rees46'}, or pass their folder.")
-    return files
+            f"no REES46 CSV files ({_FORMS_TEXT}) in {source}{others if skipped else ''}. "
+            f"Download the monthly files (2019-Oct.csv ... 2020-Feb.csv) from the "
+            f"{_REES46_KAGGLE} and put them in {config.data_dir('raw') / 'rees46'}, or pass "
+            "their folder.")
+    return sorted(files, key=_month_order), skipped
 
 
-def _write_by_month(batch: pa.RecordBatch, folder: Path, writers: dict, counts: dict) -> None:
+def rees46_files(source: str | os.PathLike | None = None) -> list[Path]:
+    """The REES46 CSVs in a folder (default data/raw/rees46/; files named *.csv, *.csv.gz,
+    *.csv.zip or *.csv.bz2 in any case) in calendar order, or the one file ``source``.
+    convert_rees46 names the other entries of the folder in a warning and its report."""
+    return _scan_rees46(source)[0]
+
+
+def _write_by_month(batch: pa.RecordBatch, folder: Path, writers: dict) -> None:
     months = batch.column("event_time").view(pa.int64()).to_numpy().astype("datetime64[s]")
     months = months.astype("datetime64[M]")
-    for month in np.unique(months):
-        one_month = months[0] == months[-1]
-        part = batch if one_month else batch.filter(pa.array(months == month))
+    found = np.unique(months)
+    for month in found:
+        part = batch if len(found) == 1 else batch.filter(pa.array(months == month))
         name = str(month)
         if name not in writers:
             (folder / f"month={name}").mkdir(parents=True)
@@ -449,7 +704,15 @@ def _write_by_month(batch: pa.RecordBatch, folder: Path, writers: dict, counts: 
                 use_dictionary=["event_type", "category_code", "brand"],
                 write_statistics=["event_time", "event_type", "product_id", "user_id"])
         writers[name].write_batch(part)
-        counts[name] = counts.get(name, 0) + part.num_rows
+
+
+def _rows_written(folder: Path) -> dict[str, int]:
+    """Rows per month as the Parquet footers say: what a reader of the output will get."""
+    counts: dict[str, int] = {}
+    for path in folder.glob("month=*/*.parquet"):
+        month = path.parent.name.removeprefix("month=")
+        counts[month] = counts.get(month, 0) + pq.read_metadata(path).num_rows
+    return dict(sorted(counts.items()))
 
 
 def convert_rees46(
@@ -457,27 +720,43 @@ def convert_rees46(
     out_dir: str | os.PathLike | None = None,
     chunksize: int = DEFAULT_BLOCK_SIZE // 128,
     quarantine_path: str | os.PathLike | None = None,
+    window: tuple | None = None,
 ) -> ConversionReport:
     """Convert REES46 CSVs to typed Parquet, partitioned by month, validating every row.
 
-    ``source``: a folder of monthly CSVs (plain or .gz; default data/raw/rees46/) or one file.
+    ``source``: a folder of monthly CSVs (default data/raw/rees46/) or one file. Files named
+    *.csv, *.csv.gz, *.csv.zip (one CSV inside) or *.csv.bz2, in any case, are read; other
+    entries of the folder are named in a warning and in ``report.files_skipped``.
     ``out_dir`` (default data/interim/rees46_events/) gets month=YYYY-MM/part-0000.parquet;
     rejected rows go to ``quarantine_path`` (default <out_dir>_quarantine.parquet, next to it).
     ``chunksize`` is the approximate number of rows per block (the CSV is streamed in blocks of
-    about chunksize * 128 bytes). Every header is checked before anything is written; the output
-    replaces an earlier one only when the whole conversion has succeeded.
+    about chunksize * 128 bytes, at least 1 KiB). Event times must lie in ``window`` = (start,
+    end), default utils.validate.time_window(); others are quarantined.
+
+    Every header is checked before anything is written; the output replaces an earlier one only
+    when the whole conversion has succeeded and the Parquet files hold exactly the rows kept.
+    Raises NothingConverted (a ValidationError, with the report as ``.report``) when no row
+    could be kept; the quarantine is written then, and an earlier output is left as it was.
     """
     started = time.perf_counter()
-    files = rees46_files(source)
+    files, skipped = _scan_rees46(source)
     out_dir = Path(out_dir) if out_dir is not None else config.data_dir("interim") / "rees46_events"
     if quarantine_path is None:
         quarantine_path = out_dir.with_name(out_dir.name + "_quarantine.parquet")
     quarantine_path = Path(quarantine_path)
+    window = resolve_window(window)
     report = ConversionReport(sources=[str(f) for f in files], out_dir=out_dir,
-                              quarantine_path=quarantine_path)
-    for f in files:  # a wrong header fails here, before any output exists
-        if not check_header(f):
-            report.messages.append(f"{f}: empty file (no header, no rows); nothing to read")
+                              quarantine_path=quarantine_path, files_skipped=skipped,
+                              window=tuple(str(t) for t in window))
+    if skipped:
+        note = (f"{files[0].parent}: not read, as not REES46 CSV files: "
+                + "; ".join(f"{s['file']} ({s['reason']})" for s in skipped))
+        warnings.warn(note, stacklevel=2)
+        report.messages.append(note)
+    contents = {f: check_header(f) for f in files}  # a wrong header fails before any output
+    for f, status in contents.items():
+        if status != HAS_ROWS:
+            report.messages.append(f"{f}: {NOTHING_TO_READ[status]}; nothing to read")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
@@ -485,34 +764,46 @@ def convert_rees46(
     tmp_quarantine = tmp_dir / "quarantine.parquet"
     writers: dict[str, pq.ParquetWriter] = {}
     dedup = Deduplicator()
-    block_size = max(chunksize * 128, 1 << 16)
+    block_size = max(chunksize * 128, 1 << 10)
+    rows_in = dict.fromkeys(files, 0)  # data lines per file, for NothingConverted's message
     try:
         with pq.ParquetWriter(tmp_quarantine, QUARANTINE_SCHEMA) as quarantine_writer:
             for f in files:
-                for batch, quarantine in read_events_csv(f, block_size):
+                for batch, quarantine in read_events_csv(f, block_size, window):
                     keep = dedup.first_seen(batch)
                     kept = int(keep.sum())
+                    rows_in[f] += batch.num_rows + len(quarantine)
                     report.rows_read += batch.num_rows
                     report.rows_kept += kept
                     report.duplicates_removed += batch.num_rows - kept
                     if kept:
                         clean = batch if kept == batch.num_rows else batch.filter(pa.array(keep))
-                        _write_by_month(clean, tmp_dir / "events", writers, report.rows_by_month)
+                        _write_by_month(clean, tmp_dir / "events", writers)
                     if len(quarantine):
                         report.add_quarantine(quarantine["reason"])
                         quarantine_writer.write_table(pa.Table.from_pandas(
                             quarantine, schema=QUARANTINE_SCHEMA, preserve_index=False))
         for writer in writers.values():
             writer.close()
-        report.check()
-        (tmp_dir / "events").mkdir(exist_ok=True)
-        _replace_dir(tmp_dir / "events", out_dir)
+        report.rows_by_month = _rows_written(tmp_dir / "events")
+        report.check()  # raises if the Parquet files do not hold exactly the rows kept
+        if report.rows_kept:
+            _replace_dir(tmp_dir / "events", out_dir)
         os.replace(tmp_quarantine, quarantine_path)
     finally:
         for writer in writers.values():
             writer.close()
         shutil.rmtree(tmp_dir, ignore_errors=True)
     report.seconds = time.perf_counter() - started
+    if not report.rows_kept:
+        per_file = [f"  {f}: " + (contents[f] if contents[f] != HAS_ROWS else
+                                  f"all {rows_in[f]:,} rows quarantined (see {quarantine_path})")
+                    for f in files]
+        raise NothingConverted(
+            f"no row could be kept from {len(files)} file(s), so nothing was converted and "
+            f"{out_dir} was left as it was:\n" + "\n".join(per_file) + "\nFix the files (the "
+            "quarantine gives each rejected line and its reason) or pass others, and run again.",
+            report)
     return report
 
 

@@ -95,6 +95,7 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     values: dict = field(default_factory=dict)
+    fallbacks: list = field(default_factory=list)  # data the notebook could not get, and what it used
 
     @property
     def path(self) -> Path:
@@ -107,6 +108,7 @@ class Run:
             "profile": self.profile,
             "seed": self.params.get("seed"),
             "data_source": self.data_source,
+            "fallbacks": self.fallbacks,
             "parameters": self.params,
             "git_commit": git_commit(),
             "packages": package_versions(),
@@ -122,10 +124,15 @@ def start_run(notebook: str, namespace: dict, data_source: str | None = None) ->
     """Apply the profile to the notebook's knobs, seed everything and start the clock.
 
     ``namespace`` is the notebook's ``globals()``. The data source defaults to the notebook's
-    ``source`` knob when it has one.
+    ``source`` knob when it has one. Prints each knob the profile changed, so an edit of the
+    parameters cell that a profile undoes is not a mystery.
     """
     global _active
-    profile, knobs = config.apply_profile(notebook, namespace)
+    applied = config.apply_profile(notebook, namespace)
+    profile, knobs = applied
+    if applied.overrides:
+        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in applied.overrides.items())
+        print(f"profile {profile} overrides: {changes}")
     config.seed_everything(int(knobs.get("seed", 0)))
     source = data_source or str(knobs.get("source", "none"))
     _active = Run(notebook=notebook, profile=profile, params=to_jsonable(knobs), data_source=source)
@@ -143,6 +150,15 @@ def record(name: str, value) -> None:
     """Record one headline number (or a small table as a dict) for the active notebook."""
     run = active_run()
     run.values[name] = to_jsonable(value)
+    write_json_atomic(run.path, run.payload())
+
+
+def record_fallback(message: str) -> None:
+    """Say that the notebook used the simulator in place of data it could not get: printed
+    under the cell, and shown in the report beside the notebook's results."""
+    run = active_run()
+    run.fallbacks.append(message)
+    print(f"FALLBACK: {message}")
     write_json_atomic(run.path, run.payload())
 
 

@@ -1,25 +1,24 @@
-"""Execute the numbered notebooks in order with papermill and build the HTML report.
+"""Execute the numbered notebooks in order with papermill, check the data they need first, and
+build the HTML report. The `beauty` command (utils.cli) is the way in:
 
-    python -m utils.pipeline --profile smoke            # everything
-    python -m utils.pipeline --only 03-05               # a subset (03, 04 and 05)
-    python -m utils.pipeline --from 04                  # resume from 04 onwards
+    beauty report --profile smoke            # everything (`python -m utils.pipeline` does the same)
+    beauty report --only 03-05               # a subset (03, 04 and 05)
+    beauty report --from 04                  # resume from 04 onwards
+    beauty check --profile full              # is every file the profile needs here?
 
 Notebooks are found by name (``NN_*.ipynb`` in notebooks/), never from a hand-kept list; names
 starting with ``_`` are templates and skipped. Each run appends to reports/runs.json, which the
-report reads for run times and status.
+report reads for run times and status. This is the one module that names notebooks: DATA_NEEDS.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from jupyter_client.kernelspec import NoSuchKernel
 
 from utils import config
 from utils.metrics import write_json_atomic
@@ -63,6 +62,99 @@ def select(notebooks: list[Path], only: str | None = None, start: str | None = N
         names = ", ".join(p.stem for p in notebooks) or "none"
         raise ValueError(f"no notebook matches --only {only!r} --from {start!r}; notebooks: {names}")
     return chosen
+
+
+def notebook_knobs(notebook: Path, profile: str) -> dict:
+    """The knobs ``notebook`` runs with under ``profile``: the literals of its parameters cell,
+    with the profile's overrides applied (and type-checked), without executing the notebook."""
+    import ast
+
+    import nbformat
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells
+             if "parameters" in c.metadata.get("tags", [])]
+    namespace = {}
+    for statement in ast.parse(cells[0].source if cells else "").body:
+        try:
+            namespace[statement.targets[0].id] = ast.literal_eval(statement.value)
+        except (AttributeError, ValueError) as exc:
+            raise ValueError(f"{notebook.name}, parameters cell, line {statement.lineno}: "
+                             "expected `knob = literal` (a number, string, bool, None, list or "
+                             "dict), so that profiles can be checked without running the "
+                             "notebook.") from exc
+    namespace["profile"] = profile
+    config.apply_profile(notebook.stem, namespace)
+    return namespace
+
+
+# What a notebook reads besides earlier notebooks' outputs, given its knobs: (dataset, required).
+# A dataset is a utils.datasets.REGISTRY name, or "rees46_raw" for the Kaggle CSVs a user puts in
+# data/raw/rees46/. Without an optional one the notebook falls back to the simulator and says so.
+DATA_NEEDS = {
+    "01_data_collection": lambda k: (
+        [("rees46_raw", True)] * (k["source"] == "rees46")
+        + [("rees46_sample", True)] * (k["source"] == "rees46_sample")
+        + [("sephora_extract", True)] * (k["catalogue"] == "sephora")),
+    "07_recommendation": lambda k: (
+        [("amazon_beauty", True), ("amazon_beauty_attributes", True)]
+        * (k["dataset"] == "amazon_beauty")),
+    "11_product_classification": lambda k: [("sephora_extract", True), ("amazon_all_beauty", False)],
+}
+
+
+@dataclass
+class DataCheck:
+    notebook: str
+    dataset: str
+    required: bool
+    path: str = ""  # where it was found
+    problem: str = ""  # why it is not here, and what to do
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def check_data(profile: str, notebooks: list[Path]) -> list[DataCheck]:
+    """Find (and fetch into the cache, where a download or mirror can) every file ``notebooks``
+    need under ``profile``. Fails fast on a bad profile; never raises for missing data."""
+    from utils import datasets
+
+    config.load_profile(profile)
+    checks = []
+    for notebook in notebooks:
+        rule = DATA_NEEDS.get(notebook.stem)
+        knobs = notebook_knobs(notebook, profile)
+        for dataset, required in rule(knobs) if rule else []:
+            check = DataCheck(notebook.stem, dataset, required)
+            try:
+                found = (datasets.rees46_files() if dataset == "rees46_raw"
+                         else [datasets.fetch(dataset)])
+                check.path = ", ".join(str(f) for f in found)
+            except FileNotFoundError as exc:  # the REES46 folder is empty
+                check.problem = str(exc)
+            except datasets.DownloadError as exc:
+                source = datasets.REGISTRY[dataset]
+                check.problem = (
+                    f"{exc}\nGet it: `beauty fetch {dataset}` where the network reaches its "
+                    f"source, or put the file at {config.data_dir('external') / source.relpath}, "
+                    f"or set ${datasets.MIRROR_ENV} to a folder holding {source.relpath}.")
+            checks.append(check)
+    return checks
+
+
+def describe_checks(checks: list[DataCheck]) -> str:
+    if not checks:
+        return "These notebooks need no data beyond the simulator and each other's outputs."
+    lines = []
+    for c in checks:
+        status = "ok" if c.ok else ("MISSING" if c.required else "missing (optional)")
+        lines.append(f"{c.notebook:<26} {c.dataset:<25} {status}{': ' + c.path if c.ok else ''}")
+        if not c.ok:
+            then = ("the run cannot start without it" if c.required
+                    else "without it the notebook falls back to the simulator and says so")
+            lines += [f"    {line}" for line in f"{c.problem}\n({then})".splitlines()]
+    return "\n".join(lines)
 
 
 @dataclass
@@ -137,35 +229,7 @@ def record_runs(profile: str, runs: list[NotebookRun]) -> None:
     write_json_atomic(path, log)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default=config.resolve_profile_name(None),
-                        help="smoke | workshop | full, or a path to a YAML profile "
-                             "(default: $BEAUTY_PROFILE or workshop)")
-    parser.add_argument("--only", help="notebooks to run, e.g. 03, 03-05 or 01,04")
-    parser.add_argument("--from", dest="start", help="resume from this notebook number onwards")
-    parser.add_argument("--kernel", default=config.KERNEL_NAME, help="Jupyter kernel to execute with")
-    args = parser.parse_args(argv)
-    try:
-        notebooks = select(discover(), args.only, args.start)
-        started = time.perf_counter()
-        run_pipeline(args.profile, notebooks, args.kernel)
-    except NotebookFailed as err:
-        print(f"\nPIPELINE FAILED: {err}", file=sys.stderr)
-        return 1
-    except NoSuchKernel:
-        print(f"error: no Jupyter kernel named {args.kernel!r}. Register it with `make kernel` "
-              f"(python -m ipykernel install --sys-prefix --name {config.KERNEL_NAME}).",
-              file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    index = config.reports_dir() / "index.html"
-    print(f"\n{len(notebooks)} notebook(s) in {time.perf_counter() - started:.0f} s. Report: {index}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from utils.cli import main
+
+    sys.exit(main(["report", *sys.argv[1:]]))

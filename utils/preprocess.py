@@ -247,10 +247,11 @@ def undocumented_columns(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]
 # --------------------------------------------------------------------------------------------
 
 def sephora_catalogue(n_products: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """The real Sephora catalogue (checksummed product_info.csv) in the simulator's schema."""
+    """The real Sephora catalogue (the extract that ships with the project) in the simulator's
+    schema."""
     from utils import datasets, simulate
 
-    info = pd.read_csv(datasets.fetch("sephora_products"))
+    info = datasets.load_sephora_products()
     return simulate.catalogue_from_sephora(info, n_products=n_products, seed=seed)
 
 

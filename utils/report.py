@@ -28,7 +28,9 @@ table.comparison { display: block; overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f6eef2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-ok { color: #2d7a2d; font-weight: bold; } .status-failed { color: #b00020; font-weight: bold; }
-.status-missing { color: #888; } .figures img { width: 240px; border: 1px solid #ddd; margin: 4px; }
+.status-missing { color: #888; }
+.fallback { background: #fff4d6; border-left: 4px solid #e0a800; padding: 4px 8px; }
+.figures img { width: 240px; border: 1px solid #ddd; margin: 4px; }
 details { margin: .3rem 0 1rem; } .meta { color: #555; font-size: .9rem; }
 """
 
@@ -151,6 +153,8 @@ def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
         link = page.relative_to(reports).as_posix()
         parts.append(f"<p><a href=\"{link}\">Open the executed notebook</a></p>")
     if recorded:
+        parts.extend(f"<p class=\"fallback\">Fallback: {html.escape(message)}</p>"
+                     for message in recorded.get("fallbacks", []))
         parts.append("<h3>Metrics</h3>")
         side_by_side = comparisons(recorded["metrics"])
         parts.extend(comparison_table(*t) for t in side_by_side)

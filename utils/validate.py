@@ -2,20 +2,27 @@
 
 One set of checks serves three callers:
 
-- ``read_events_csv`` streams a (possibly huge, possibly gzipped) REES46 CSV in blocks and yields
-  (typed clean rows, quarantined rows) per block; ``utils.datasets.convert_rees46`` uses it;
+- ``read_events_csv`` streams a (possibly huge) REES46 CSV in blocks, plain or compressed (see
+  CSV_FORMS), and yields (typed clean rows, quarantined rows) per block;
+  ``utils.datasets.convert_rees46`` uses it;
 - ``validate_csv`` does the same for one file that fits in memory and returns DataFrames;
 - ``validate_events`` checks an in-memory DataFrame (e.g. the simulator's output, notebook 03).
 
 Nothing is dropped silently: every rejected row lands in a quarantine table with its source file,
-line number, reason and raw field values, and ``ValidationReport`` accounts for every row read:
-rows_read == rows_kept + rows_quarantined + duplicates_removed.
+physical line number (lines end at "\\n"; the header is line 1), reason and raw field values,
+and ``ValidationReport`` accounts for every row read:
+rows_read == rows_kept + rows_quarantined + duplicates_removed. Event times must lie in a time
+window (``time_window``: 2000-01-01 to now + 1 day unless a caller passes another).
 """
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import io
+import re
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,8 +61,10 @@ REASONS = (
     "",
     "wrong number of fields (expected 9)",
     "invalid UTF-8 bytes (shown as U+FFFD)",
+    "carriage return inside a field (shown as U+240D)",
     "empty line (all fields empty)",
     "event_time is not 'YYYY-MM-DD HH:MM:SS UTC'",
+    "event_time outside the time window (see the report)",
     "event_type is not one of view, cart, remove_from_cart, purchase",
     "product_id missing or not a non-negative integer",
     "category_id missing or not a non-negative integer",
@@ -65,8 +74,9 @@ REASONS = (
     "user_id missing or not a non-negative integer",
     "user_session missing",
 )
-(KEPT, FIELD_COUNT, ENCODING, EMPTY, BAD_TIME, BAD_TYPE, BAD_PRODUCT, BAD_CATEGORY, BAD_PRICE,
- NAN_PRICE, NEGATIVE_PRICE, BAD_USER, NO_SESSION) = range(len(REASONS))
+(KEPT, FIELD_COUNT, ENCODING, CARRIAGE_RETURN, EMPTY, BAD_TIME, OUTSIDE_WINDOW, BAD_TYPE,
+ BAD_PRODUCT, BAD_CATEGORY, BAD_PRICE, NAN_PRICE, NEGATIVE_PRICE, BAD_USER,
+ NO_SESSION) = range(len(REASONS))
 QUARANTINE_COLUMNS = ("source_file", "line", "reason", *COLUMNS, "extra_fields")
 
 _INT64_MAX = "9223372036854775807"
@@ -75,7 +85,30 @@ _NAN_INF = r"(?i)^[+-]?(nan|inf|infinity)$"
 
 
 class ValidationError(ValueError):
-    """A file-level problem (wrong header, unreadable file): nothing of the file can be used."""
+    """Data that cannot be used as it is: a wrong header, an unreadable or truncated file, a value
+    of the wrong type or out of range. Every loader raises this one class, and its message names
+    the file, the line or row, the column where known, and the fix."""
+
+
+EARLIEST_EVENT = "2000-01-01"  # no e-commerce log of this project's kind is older
+
+
+def time_window(start=EARLIEST_EVENT, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The (start, end) in UTC, both included, that real event and review times must fall in;
+    ``end`` defaults to now + 1 day, naive times are taken as UTC. Times outside it (1970 from a
+    zero, year 1, 2099) are damage, not events."""
+    end = pd.Timestamp.now(tz="UTC").floor("s") + pd.Timedelta(days=1) if end is None else end
+    start, end = (pd.Timestamp(t) for t in (start, end))
+    start, end = (t if t.tzinfo else t.tz_localize("UTC") for t in (start, end))
+    if start > end:
+        raise ValueError(f"time window starts at {start} after it ends at {end}; pass "
+                         "(start, end) with start <= end.")
+    return start.tz_convert("UTC"), end.tz_convert("UTC")
+
+
+def resolve_window(window: tuple | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``window`` = (start, end) as anything pd.Timestamp reads, or None for time_window()."""
+    return time_window() if window is None else time_window(*window)
 
 
 @dataclass
@@ -89,6 +122,7 @@ class ValidationReport:
     duplicates_removed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)  # file-level notes (e.g. an empty file)
+    window: tuple[str, str] = ()  # the event times accepted (start, end), in UTC
 
     def add_quarantine(self, reasons: pd.Series) -> None:
         """Count quarantined rows (one reason each); they are rows read, too."""
@@ -106,7 +140,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         lines = [
-            f"validated {len(self.sources)} source(s): {', '.join(self.sources) or '-'}",
+            f"sources read ({len(self.sources)}): {', '.join(self.sources) or '-'}",
             f"  rows read          {self.rows_read:>12,}",
             f"  rows kept          {self.rows_kept:>12,}",
             f"  rows quarantined   {self.rows_quarantined:>12,}",
@@ -114,6 +148,8 @@ class ValidationReport:
         ]
         for reason, count in sorted(self.reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"    {count:>10,}  {reason}")
+        if self.window:
+            lines.append(f"  time window        {self.window[0]} to {self.window[1]}")
         lines += [f"  note: {m}" for m in self.messages]
         return "\n".join(lines)
 
@@ -244,13 +280,19 @@ def _all_empty(batch: pa.RecordBatch) -> np.ndarray:
     return empty
 
 
-def check_batch(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
-    """Type and check the nine REES46 columns of ``batch``.
+def check_batch(
+    batch: pa.RecordBatch, window: tuple | None = None
+) -> tuple[pa.RecordBatch, np.ndarray]:
+    """Type and check the nine REES46 columns of ``batch``; event times must lie in ``window``
+    (see resolve_window).
 
     Returns the typed batch (SCHEMA; rejected rows hold placeholders) and an int8 array of reason
     codes, one per row: 0 = kept, otherwise an index into REASONS.
     """
+    start, end = (int(t.timestamp()) for t in resolve_window(window))
     event_time, time_ok = _to_time(batch.column("event_time"))
+    seconds = pc.fill_null(event_time.view(pa.int64()), start).to_numpy()
+    in_window = (seconds >= start) & (seconds <= end)
     event_type, type_ok = _to_event_type(batch.column("event_type"))
     product_id, product_ok = _to_int(batch.column("product_id"))
     category_id, category_ok = _to_int(batch.column("category_id"))
@@ -259,9 +301,10 @@ def check_batch(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
     session = _as_string(batch.column("user_session"))
     session_ok = _np(pc.greater(pc.utf8_length(session), 0))
     checks = [
-        (BAD_TIME, time_ok), (BAD_TYPE, type_ok), (BAD_PRODUCT, product_ok),
-        (BAD_CATEGORY, category_ok), (BAD_PRICE, number), (NAN_PRICE, finite),
-        (NEGATIVE_PRICE, non_negative), (BAD_USER, user_ok), (NO_SESSION, session_ok),
+        (BAD_TIME, time_ok), (OUTSIDE_WINDOW, in_window), (BAD_TYPE, type_ok),
+        (BAD_PRODUCT, product_ok), (BAD_CATEGORY, category_ok), (BAD_PRICE, number),
+        (NAN_PRICE, finite), (NEGATIVE_PRICE, non_negative), (BAD_USER, user_ok),
+        (NO_SESSION, session_ok),
     ]
     codes = np.zeros(batch.num_rows, dtype=np.int8)
     for code, ok in reversed(checks):  # the earliest failing check wins
@@ -369,49 +412,116 @@ class Deduplicator:
 # CSV files
 
 
-def read_header(path: str | Path) -> list[str] | None:
-    """The header fields of a (possibly gzipped) CSV, without a UTF-8 BOM; None if it is empty."""
-    with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(1 << 16)
+# The forms of a REES46 CSV that are read, by how the file name ends (in any case), and their
+# compression. A .csv.zip (Kaggle's download of one file) must hold exactly one CSV.
+CSV_FORMS = {".csv": None, ".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip"}
+# What a file holds, as check_header says it, and how reports describe the first two.
+EMPTY_FILE, HEADER_ONLY, HAS_ROWS = "empty", "header only", "rows"
+NOTHING_TO_READ = {EMPTY_FILE: "empty file (no header, no rows)",
+                   HEADER_ONLY: "header only (no rows after the header)"}
+CR_MARK = "\u240d"  # "␍" stands in for a carriage return inside a field (see _Utf8Stream)
+_BARE_CR = re.compile(rb"\r(?!\n)")
+# What a damaged, cut or mislabelled file raises while it is read, in Arrow or in Python.
+_READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError,
+                pa.ArrowInvalid)
+
+
+def csv_form(path: str | Path) -> str | None:
+    """The key of CSV_FORMS that the name of ``path`` ends with (any case), or None."""
+    name = Path(path).name.lower()
+    return next((form for form in CSV_FORMS if name.endswith(form)), None)
+
+
+def open_csv(path: str | Path):
+    """Open the CSV text in ``path`` (plain, or compressed as its name says) as a binary stream.
+
+    Returns (stream, name): the name that reports and the quarantine give the file, which is
+    '<path> (member <name>)' for a zip. Raises ValidationError for a zip that does not hold
+    exactly one CSV, and what _READ_ERRORS lists for an unreadable file.
+    """
+    path = str(path)
+    compression = CSV_FORMS.get(csv_form(path))
+    if compression == "zip":
+        with zipfile.ZipFile(path) as archive:  # the member stays readable after the with
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1 or csv_form(members[0].filename) != ".csv":
+                names = ", ".join(m.filename for m in members) or "nothing"
+                raise ValidationError(
+                    f"{path}: a .csv.zip must hold exactly one .csv file; it holds {names}. "
+                    "Unzip it and put the CSV file(s) in the folder instead, then run again.")
+            return archive.open(members[0]), f"{path} (member {members[0].filename})"
+    if compression == "bz2":
+        return bz2.open(path, "rb"), path
+    return pa.input_stream(path, compression=compression), path
+
+
+def _unreadable(source: str, exc: BaseException, where: str) -> ValidationError:
+    return ValidationError(
+        f"{source}: {where}: {type(exc).__name__}: {exc}. If the file is cut short (an "
+        "interrupted download) or is not what its name says (.gz, .bz2, .zip), download or "
+        "compress it again; if a line is longer than a block, read with a larger block size "
+        "(convert_rees46: a larger chunksize). Else remove the file and run again.")
+
+
+def check_header(path: str | Path) -> str:
+    """Raise ValidationError unless ``path`` starts with the REES46 header (a UTF-8 BOM is
+    fine) or cannot be read; returns EMPTY_FILE, HEADER_ONLY or HAS_ROWS."""
+    stream, source = None, str(path)
+    try:
+        stream, source = open_csv(path)
+        head = b""
+        while True:  # up to the header's newline and one byte past it, or the end of the file
+            data = stream.read(1 << 16)
+            head += data
+            rest = head.partition(b"\n")[2]
+            if not data or rest or len(head) > 1 << 16:
+                break
+    except _READ_ERRORS as exc:
+        raise _unreadable(source, exc, "line 1 (the header) cannot be read") from exc
+    finally:
+        if stream is not None:
+            stream.close()
+    head = head.removeprefix(codecs.BOM_UTF8)
     if not head:
-        return None
-    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
-    return line.rstrip("\r").split(",")  # no quotes: REES46 never quotes (see read_events_csv)
-
-
-def check_header(path: str | Path) -> bool:
-    """Raise ValidationError unless the file starts with the REES46 header; False if empty."""
-    found = read_header(path)
-    if found is None:
-        return False
+        return EMPTY_FILE
+    # No quotes: REES46 never quotes (see read_events_csv).
+    found = head.partition(b"\n")[0].decode("utf-8", errors="replace").rstrip("\r").split(",")
     if tuple(found) != COLUMNS:
         missing = [c for c in COLUMNS if c not in found]
         unexpected = [c for c in found if c not in COLUMNS]
         detail = "; ".join(filter(None, [
             f"missing {missing}" if missing else "",
-            f"unexpected {unexpected}" if unexpected else "",
+            f"unexpected {unexpected[:20]}" if unexpected else "",
             "same names in another order" if not missing and not unexpected else "",
             "the names are quoted, REES46 files are not" if '"' in "".join(found) else "",
         ]))
         raise ValidationError(
-            f"{path}: line 1 (the header) is {','.join(found)!r} ({detail}); expected exactly "
-            f"{','.join(COLUMNS)!r}. Is this a REES46 / Kaggle 'eCommerce events history in "
-            "cosmetics shop' CSV? Fix or remove the file and run again."
+            f"{source}: line 1 (the header) is {','.join(found)[:300]!r} ({detail}); expected "
+            f"exactly {','.join(COLUMNS)!r}. Is this a REES46 / Kaggle 'eCommerce events history "
+            "in cosmetics shop' CSV? Fix or remove the file and run again."
         )
-    return True
+    return HAS_ROWS if rest else HEADER_ONLY
 
 
 class _Utf8Stream(io.RawIOBase):
-    """A read-only stream that always yields valid UTF-8, so a stray latin-1 byte cannot crash
-    the CSV parser half-way: ASCII blocks pass through untouched (the fast path, all of REES46);
-    other blocks are decoded with errors="replace", and rows holding the U+FFFD that replaces
-    the bad bytes are quarantined with the ENCODING reason."""
+    """A read-only stream that always yields valid UTF-8 in which every line is one CSV row.
+
+    - A stray latin-1 byte must not crash the CSV parser half-way: ASCII blocks pass through
+      untouched (the fast path, all of REES46); other blocks are decoded with errors="replace",
+      and rows holding the U+FFFD that replaces the bad bytes are quarantined (ENCODING).
+    - Arrow's parser ends a row at a bare carriage return (one not followed by "\\n"), which
+      would split a line in two and shift every later line number. A bare CR becomes CR_MARK,
+      and rows holding it are quarantined (CARRIAGE_RETURN); "\\r\\n" line ends stay as they are.
+    """
 
     def __init__(self, raw) -> None:
         self.raw = raw
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.pending = b""
+        self.held_cr = b""  # a CR that ended the last read: its "\n" may start the next one
+        self.ended = False
         self.saw_replacement = False
+        self.saw_bare_cr = False
 
     def readable(self) -> bool:
         return True
@@ -419,22 +529,39 @@ class _Utf8Stream(io.RawIOBase):
     def _next_block(self, size: int) -> bytes:
         while True:
             data = self.raw.read(size)
-            if data.isascii() and not self.decoder.getstate()[0]:
+            end = not data
+            if not data.isascii() or self.decoder.getstate()[0]:
+                text = self.decoder.decode(data, final=end)
+                self.saw_replacement |= "\ufffd" in text
+                data = text.encode("utf-8")
+            data, self.held_cr = self.held_cr + data, b""
+            if not end and data.endswith(b"\r"):
+                data, self.held_cr = data[:-1], b"\r"
+            if data.count(b"\r") != data.count(b"\r\n"):  # two fast scans; rarely true
+                data = _BARE_CR.sub(CR_MARK.encode(), data)
+                self.saw_bare_cr = True
+            if data or end:  # b"" means end of file, so only return it at the end
                 return data
-            text = self.decoder.decode(data, final=not data)
-            self.saw_replacement |= "\ufffd" in text
-            if text or not data:  # b"" means end of file, so only return it at the end
-                return text.encode("utf-8")
 
     def read(self, size: int = -1) -> bytes:
+        # Fill the whole size unless the file ends: Arrow fails on a block holding no newline,
+        # which a short read of the few bytes left over from a longer decoded block could be.
         size = size if size and size > 0 else 1 << 24
-        if not self.pending:
-            data = self._next_block(size)
-            if len(data) <= size:  # never hand out more than asked for
-                return data
-            self.pending = data
-        data, self.pending = self.pending[:size], self.pending[size:]
+        data, self.pending = self.pending, b""
+        while len(data) < size and not self.ended:
+            block = self._next_block(size - len(data))
+            self.ended = not block
+            data = data + block if data else block
+        data, self.pending = data[:size], data[size:]  # never hand out more than asked for
         return data
+
+
+def _contains(batch: pa.RecordBatch, text: str) -> np.ndarray:
+    """Rows of a batch of strings with ``text`` in any column."""
+    found = np.zeros(batch.num_rows, dtype=bool)
+    for name in COLUMNS:
+        found |= _np(pc.match_substring(batch.column(name), text))
+    return found
 
 
 def _quarantine_frame(source: str, lines, reasons, rows: list[list]) -> pd.DataFrame:
@@ -453,28 +580,34 @@ def empty_quarantine() -> pd.DataFrame:
 
 
 def read_events_csv(
-    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE
+    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE, window: tuple | None = None
 ) -> Iterator[tuple[pa.RecordBatch, pd.DataFrame]]:
-    """Stream a REES46 CSV (plain or .gz) block by block.
+    """Stream a REES46 CSV (any of CSV_FORMS) block by block; event times must lie in
+    ``window`` (see resolve_window).
 
     Yields (clean typed batch, quarantined rows) per block; duplicates are NOT removed here (see
-    Deduplicator). Raises ValidationError for a wrong header; yields nothing for an empty file.
+    Deduplicator). Raises ValidationError for a wrong header or an unreadable file; yields
+    nothing for an empty or header-only file.
     """
-    if not check_header(path):
+    if check_header(path) != HAS_ROWS:
         return
-    source = str(path)
-    bad_lines: list[int] = []  # physical line numbers of rows with the wrong field count
-    bad_texts: list[str] = []
+    window = resolve_window(window)  # one "now" for the whole file
+    # (physical line number, text) of each row with the wrong field count. The parser may
+    # already be adding rows of the next block while a batch is handled here, so each batch
+    # works on a snapshot of its length.
+    bad: list[tuple[int, str]] = []
 
     def on_bad_row(row) -> str:
-        bad_lines.append(row.number)
-        bad_texts.append(row.text)
+        bad.append((row.number, row.text))
         return "skip"
 
-    stream = _Utf8Stream(pa.input_stream(source, compression="detect"))
+    raw, source = None, str(path)
     rows_before = 0  # rows the parser has returned so far (wrong field counts excluded)
     reported_bad = 0
+    last_line = 1  # the line of the last row handed out
     try:
+        raw, source = open_csv(path)
+        stream = _Utf8Stream(raw)
         reader = pcsv.open_csv(
             stream,
             # One thread: the parser then knows line numbers (and threads did not help on 2 cores).
@@ -488,53 +621,60 @@ def read_events_csv(
                                                 strings_can_be_null=False),
         )
         for batch in reader:
-            typed, codes = check_batch(batch)
+            typed, codes = check_batch(batch, window)
+            # The stream sets these flags before the parser sees the bytes; the earlier reason
+            # (ENCODING) is set last so that it wins.
+            if stream.saw_bare_cr:
+                codes[_contains(batch, CR_MARK)] = CARRIAGE_RETURN
             if stream.saw_replacement:
-                bad_bytes = np.zeros(batch.num_rows, dtype=bool)
-                for name in COLUMNS:
-                    bad_bytes |= _np(pc.match_substring(batch.column(name), "\ufffd"))
-                codes[bad_bytes] = ENCODING
-            rejected = np.flatnonzero(codes)
+                codes[_contains(batch, "\ufffd")] = ENCODING
+            n_bad = len(bad)  # every wrong row before this batch's last row is in bad[:n_bad]
+            bad_lines = np.fromiter((line for line, _ in bad[:n_bad]), np.int64, n_bad)
             # The k-th returned row is on line 2 + k + (wrong-field-count rows before it).
-            good_before_bad = np.asarray(bad_lines, dtype=np.int64) - 2 - np.arange(len(bad_lines))
-            k = rows_before + rejected
+            good_before_bad = bad_lines - 2 - np.arange(n_bad)
+            rejected = np.flatnonzero(codes)
+            k = rows_before + np.append(rejected, batch.num_rows - 1)
             lines = 2 + k + np.searchsorted(good_before_bad, k, side="right")
+            lines, last_line = lines[:-1], max(last_line, int(lines[-1]))
             rows = [list(r.values()) for r in batch.take(rejected).to_pylist()]
             quarantine = [_quarantine_frame(source, lines, [REASONS[c] for c in codes[rejected]],
                                             rows)]
-            if len(bad_lines) > reported_bad:
-                quarantine.append(_wrong_field_counts(source, bad_lines[reported_bad:],
-                                                      bad_texts[reported_bad:]))
-                reported_bad = len(bad_lines)
+            if n_bad > reported_bad:
+                quarantine.append(_wrong_field_counts(source, bad[reported_bad:n_bad]))
+                reported_bad = n_bad
             rows_before += batch.num_rows
             quarantine = pd.concat(quarantine, ignore_index=True).sort_values("line", kind="stable")
             clean = typed.filter(pa.array(codes == 0)) if codes.any() else typed
             yield clean, quarantine.reset_index(drop=True)
-    except (pa.ArrowInvalid, OSError) as exc:  # e.g. a line longer than a block, a cut .gz
-        raise ValidationError(f"{source}: reading stopped: {exc}. Fix the file "
-                              "(or remove it) and run again.") from exc
+    except _READ_ERRORS as exc:  # e.g. a line longer than a block, a cut .gz
+        raise _unreadable(source, exc, f"reading stopped after line {last_line}") from exc
     finally:
-        stream.raw.close()
-    if len(bad_lines) > reported_bad:  # bad rows after the last block of good ones
+        if raw is not None:
+            raw.close()
+    if len(bad) > reported_bad:  # bad rows after the last block of good ones
         empty = pa.RecordBatch.from_pylist([], schema=SCHEMA)
-        yield empty, _wrong_field_counts(source, bad_lines[reported_bad:], bad_texts[reported_bad:])
+        yield empty, _wrong_field_counts(source, bad[reported_bad:])
 
 
-def _wrong_field_counts(source: str, lines: list[int], texts: list[str]) -> pd.DataFrame:
-    rows = [text.rstrip("\r").split(",") for text in texts]
-    return _quarantine_frame(source, lines, [REASONS[FIELD_COUNT]] * len(rows), rows)
+def _wrong_field_counts(source: str, bad: list[tuple[int, str]]) -> pd.DataFrame:
+    rows = [text.rstrip("\r").split(",") for _, text in bad]
+    return _quarantine_frame(source, [line for line, _ in bad], [REASONS[FIELD_COUNT]] * len(rows),
+                             rows)
 
 
 def validate_csv(
-    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE
+    path: str | Path, block_size: int = DEFAULT_BLOCK_SIZE, window: tuple | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, ValidationReport]:
-    """Validate one REES46 CSV that fits in memory: (clean events, quarantine, report)."""
-    report = ValidationReport(sources=[str(path)])
-    if not check_header(path):
-        report.messages.append(f"{path}: empty file (no header, no rows); nothing to read")
+    """Validate one REES46 CSV that fits in memory: (clean events, quarantine, report).
+    Event times must lie in ``window`` (see resolve_window)."""
+    window = resolve_window(window)
+    report = ValidationReport(sources=[str(path)], window=tuple(str(t) for t in window))
+    status = check_header(path)
+    if status != HAS_ROWS:
+        report.messages.append(f"{path}: {NOTHING_TO_READ[status]}; nothing to read")
     dedup = Deduplicator()
     clean, quarantined = [], []
-    for batch, quarantine in read_events_csv(path, block_size):
+    for batch, quarantine in read_events_csv(path, block_size, window):
         keep = dedup.first_seen(batch)
         clean.append(batch.filter(pa.array(keep)))
         quarantined.append(quarantine)
@@ -564,9 +704,11 @@ def _raw(value) -> str | None:
 
 
 def validate_events(
-    df: pd.DataFrame, source: str = "<frame>", drop_duplicates: bool = True
+    df: pd.DataFrame, source: str = "<frame>", drop_duplicates: bool = True,
+    window: tuple | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, ValidationReport]:
     """Apply the REES46 checks to an in-memory frame: (clean events, quarantine, report).
+    Event times must lie in ``window`` (see resolve_window).
 
     Columns may be typed (datetimes, ints, floats, categoricals) or strings in the CSV format.
     Extra columns are carried along unchecked. In the quarantine, ``line`` is the row's 0-based
@@ -577,9 +719,10 @@ def validate_events(
         raise ValidationError(
             f"{source}: missing column(s) {missing}; an event table needs {', '.join(COLUMNS)}."
         )
-    report = ValidationReport(sources=[source])
+    window = resolve_window(window)
+    report = ValidationReport(sources=[source], window=tuple(str(t) for t in window))
     batch = pa.RecordBatch.from_arrays([_frame_column(df[c]) for c in COLUMNS], names=COLUMNS)
-    typed, codes = check_batch(batch)
+    typed, codes = check_batch(batch, window)
     rejected = np.flatnonzero(codes)
     raw = df.iloc[rejected][list(COLUMNS)].map(_raw).values.tolist()
     quarantine = _quarantine_frame(source, rejected, [REASONS[c] for c in codes[rejected]], raw)

@@ -1,0 +1,180 @@
+"""The `beauty` command (also `python -m utils`): what the Makefile and a user type.
+
+    beauty report [--profile P] [--only 03-05] [--from 04]  check the data, run the notebooks,
+                                                            build reports/index.html
+    beauty check [--profile P]                              is every file the profile needs here?
+    beauty fetch NAME | --all [--to DIR]                    download and verify public files
+    beauty convert-rees46 SOURCE [--out DIR] [--json]       REES46 CSVs -> Parquet, with accounting
+
+Every subcommand has --help. Exit status: 0 done, 1 the work failed (a notebook, a download, a
+conversion that kept nothing), 2 the command could not start (bad profile, missing data, usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from utils import config
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=config.resolve_profile_name(None),
+                        help="smoke | workshop | full, or a path to a YAML profile "
+                             "(default: $BEAUTY_PROFILE or workshop)")
+
+
+def _notebooks(args) -> list[Path]:
+    from utils import pipeline
+
+    return pipeline.select(pipeline.discover(), getattr(args, "only", None),
+                           getattr(args, "start", None))
+
+
+def report(args) -> int:
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    from utils import pipeline
+
+    notebooks = _notebooks(args)
+    checks = pipeline.check_data(args.profile, notebooks)
+    if any(c.required and not c.ok for c in checks):
+        print(pipeline.describe_checks(checks), file=sys.stderr)
+        print(f"\nerror: profile {args.profile!r} needs the data marked MISSING above; nothing "
+              f"was run. Get it as described, then `beauty check --profile {args.profile}`.",
+              file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:
+        pipeline.run_pipeline(args.profile, notebooks, args.kernel)
+    except pipeline.NotebookFailed as err:
+        print(f"\nPIPELINE FAILED: {err}", file=sys.stderr)
+        return 1
+    except NoSuchKernel:
+        print(f"error: no Jupyter kernel named {args.kernel!r}. Register it with `make kernel` "
+              f"(python -m ipykernel install --sys-prefix --name {config.KERNEL_NAME}).",
+              file=sys.stderr)
+        return 2
+    index = config.reports_dir() / "index.html"
+    print(f"\n{len(notebooks)} notebook(s) in {time.perf_counter() - started:.0f} s. "
+          f"Report: {index}")
+    return 0
+
+
+def check(args) -> int:
+    from utils import pipeline
+
+    checks = pipeline.check_data(args.profile, _notebooks(args))
+    print(pipeline.describe_checks(checks))
+    missing = [c for c in checks if c.required and not c.ok]
+    print(f"\nprofile {args.profile}: " + (f"{len(missing)} required file(s) missing" if missing
+                                            else "everything it needs is here"))
+    return 2 if missing else 0
+
+
+def fetch(args) -> int:
+    from utils import datasets
+
+    if args.all == bool(args.names):
+        print("error: name one or more datasets, or pass --all", file=sys.stderr)
+        return 2
+    unknown = [n for n in args.names if n not in datasets.REGISTRY]
+    if unknown:
+        print(f"error: unknown dataset(s) {unknown}; known: {', '.join(datasets.REGISTRY)}",
+              file=sys.stderr)
+        return 2
+    names = args.names or [n for n, s in datasets.REGISTRY.items() if not s.shipped]
+    failed = 0
+    for name in names:
+        try:
+            path = datasets.fetch(name)
+            if args.to:  # fill a mirror folder: the same relative paths as the cache
+                target = Path(args.to) / datasets.REGISTRY[name].relpath
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                path = target
+            print(f"{name:<26} ok: {path}")
+        except datasets.DownloadError as exc:
+            failed += 1
+            print(f"{name:<26} FAILED: {exc}")
+    return 1 if failed else 0
+
+
+def convert_rees46(args) -> int:
+    from utils import datasets
+    from utils.validate import ValidationError
+
+    try:
+        result = datasets.convert_rees46(args.source, args.out)
+        status = 0
+    except datasets.NothingConverted as exc:
+        result, status = exc.report, 1
+        print(f"error: {exc}", file=sys.stderr)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="beauty", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub = commands.add_parser("report", help="run the notebooks and build reports/index.html",
+                              description="Check the data the profile needs, execute the numbered "
+                              "notebooks in order with papermill and build reports/index.html.")
+    _profile_option(sub)
+    sub.add_argument("--only", help="notebooks to run, e.g. 03, 03-05 or 01,04")
+    sub.add_argument("--from", dest="start", help="resume from this notebook number onwards")
+    sub.add_argument("--kernel", default=config.KERNEL_NAME, help="Jupyter kernel to execute with")
+    sub.set_defaults(run=report)
+
+    sub = commands.add_parser("check", help="is every file the profile needs here?",
+                              description="For each notebook, find every data file it needs "
+                              "under the profile (fetching into data/external/ what a mirror or "
+                              "download can give) and say what to get and where for the rest.")
+    _profile_option(sub)
+    sub.add_argument("--only", help="check only these notebooks, e.g. 07 or 01,11")
+    sub.set_defaults(run=check)
+
+    sub = commands.add_parser("fetch", help="download and verify public data files",
+                              description="Download (or copy from $BEAUTY_DATA_MIRROR) and "
+                              "verify dataset files into data/external/; with --to, also copy "
+                              "them into a folder that can serve as a mirror for an offline "
+                              "workshop.")
+    sub.add_argument("names", nargs="*", metavar="NAME", help="dataset name(s) from the registry")
+    sub.add_argument("--all", action="store_true", help="every dataset that is not shipped")
+    sub.add_argument("--to", metavar="DIR", help="also copy the verified files into DIR")
+    sub.set_defaults(run=fetch)
+
+    sub = commands.add_parser("convert-rees46", help="REES46 CSVs -> Parquet, with accounting",
+                              description="Convert REES46 monthly CSVs (.csv, .csv.gz, .csv.zip, "
+                              ".csv.bz2) into typed Parquet by month; rejected rows go to a "
+                              "quarantine file. Prints the accounting: files read and skipped, "
+                              "rows read, kept, quarantined by reason, duplicates removed, rows "
+                              "written per month (read back from the Parquet). Exits 1 when "
+                              "nothing could be converted.")
+    sub.add_argument("source", help="a folder of CSVs or one file")
+    sub.add_argument("--out", help="output folder (default data/interim/rees46_events)")
+    sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sub.set_defaults(run=convert_rees46)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as err:  # a bad profile, selection or path
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
