@@ -48,15 +48,15 @@ test-fast: $(ENV_READY) ## run the unit tests only (no notebook execution)
 	$(PY) -m pytest tests -m "not slow"
 
 benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 conversion (20M rows)
-	$(PY) -m utils.simulate --benchmark
-	$(PY) -m utils.datasets --benchmark-rees46 --rows 20000000
+	$(PY) -m utils.data.simulate --benchmark
+	$(PY) -m utils.data.rees46 --benchmark-rees46 --rows 20000000
 
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
 	$(PY) -m utils report --profile $(PROFILE) --only 04-06
-	$(PY) -m utils.train
+	$(PY) -m utils.models.train
 
 benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
-	$(PY) -m utils.recsys --benchmark --seeds 3
+	$(PY) -m utils.tasks.recommend --benchmark --seeds 3
 
 lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
 	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks

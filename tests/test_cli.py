@@ -12,15 +12,17 @@ import sys
 import pytest
 
 from tests.test_datasets import SHARED, needs_data
-from utils import cli, config, datasets
-from utils.datasets import REGISTRY, sha256_of
+from utils import cli
+from utils.core import config
+from utils.data import rees46, sources
+from utils.data.sources import REGISTRY, sha256_of
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path / "work"))
     (tmp_path / "empty-mirror").mkdir()
-    monkeypatch.setenv(datasets.MIRROR_ENV, str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv(sources.MIRROR_ENV, str(tmp_path / "empty-mirror"))
 
 
 @pytest.mark.parametrize("command", [[], ["report"], ["check"], ["fetch"], ["convert-rees46"]])
@@ -50,7 +52,7 @@ def test_default_profile_needs_nothing_it_cannot_fall_back_from(capsys):
 
 @needs_data
 def test_full_profile_is_ready_with_the_real_files(monkeypatch, capsys):
-    monkeypatch.setenv(datasets.MIRROR_ENV, str(SHARED))
+    monkeypatch.setenv(sources.MIRROR_ENV, str(SHARED))
     assert cli.main(["check", "--profile", "full"]) == 0
     assert "MISSING" not in capsys.readouterr().out
 
@@ -72,14 +74,14 @@ def test_a_profile_of_the_wrong_type_fails_the_check(tmp_path, capsys):
 
 @needs_data
 def test_fetch_fills_a_mirror_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(datasets.MIRROR_ENV, str(SHARED))
+    monkeypatch.setenv(sources.MIRROR_ENV, str(SHARED))
     out = tmp_path / "workshop-mirror"
     assert cli.main(["fetch", "rees46_sample", "amazon_beauty", "--to", str(out)]) == 0
     for name in ("rees46_sample", "amazon_beauty"):
         assert sha256_of(out / REGISTRY[name].relpath) == REGISTRY[name].sha256
     # the folder now serves as a mirror for a fresh cache
     monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path / "other-work"))
-    assert datasets.fetch("amazon_beauty", mirror=out).is_file()
+    assert sources.fetch("amazon_beauty", mirror=out).is_file()
 
 
 def test_fetch_says_what_failed(capsys):
@@ -90,23 +92,23 @@ def test_fetch_says_what_failed(capsys):
 
 
 def test_the_shipped_sephora_extract_is_verified():
-    path = datasets.fetch("sephora_extract")
+    path = sources.fetch("sephora_extract")
     assert path.is_relative_to(config.PROJECT_ROOT / "data" / "shipped")
-    products = datasets.load_sephora_products()
+    products = sources.load_sephora_products()
     assert len(products) == 8494 and products["product_id"].is_unique
 
 
 @needs_data
 def test_the_extract_is_rebuilt_byte_for_byte_from_the_kaggle_file(tmp_path):
-    sha = datasets.write_sephora_extract(SHARED / "sephora" / "product_info.csv",
+    sha = sources.write_sephora_extract(SHARED / "sephora" / "product_info.csv",
                                          tmp_path / "extract.csv.xz")
     assert sha == REGISTRY["sephora_extract"].sha256
 
 
 @needs_data
 def test_the_extract_holds_the_same_values_as_the_kaggle_file():
-    extract = datasets.load_sephora_products()
-    full = datasets.load_sephora_products(SHARED / "sephora" / "product_info.csv")
+    extract = sources.load_sephora_products()
+    full = sources.load_sephora_products(SHARED / "sephora" / "product_info.csv")
     assert extract.equals(full[extract.columns])
 
 
@@ -114,9 +116,9 @@ def test_a_changed_shipped_file_is_refused(tmp_path, monkeypatch):
     copy = tmp_path / REGISTRY["sephora_extract"].relpath
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b"product_id\n")
-    monkeypatch.setattr(datasets, "SHIPPED_DIR", tmp_path)
-    with pytest.raises(datasets.ChecksumError, match="git checkout"):
-        datasets.fetch("sephora_extract")
+    monkeypatch.setattr(sources, "SHIPPED_DIR", tmp_path)
+    with pytest.raises(sources.ChecksumError, match="git checkout"):
+        sources.fetch("sephora_extract")
 
 
 REES46_HEADER = ("event_time,event_type,product_id,category_id,category_code,brand,price,user_id,"
@@ -142,7 +144,7 @@ def test_convert_rees46_prints_its_accounting_as_json(tmp_path, capsys):
     assert sum(result["quarantined_by_reason"].values()) == 1
     assert result["rows_written"] == {"2019-12": 4}
     assert [f["file"] for f in result["files_skipped"]] == ["notes.txt"]
-    assert len(datasets.load_rees46_events(out)) == 4
+    assert len(rees46.load_rees46_events(out)) == 4
 
 
 def test_convert_rees46_fails_when_nothing_is_kept(tmp_path, capsys):

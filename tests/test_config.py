@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from utils import config, pipeline
+from utils.core import config
+from utils.report import notebooks
 
 
 def test_every_shipped_profile_loads_and_names_real_notebooks():
@@ -72,9 +73,9 @@ def test_seeding_makes_numpy_repeatable():
 
 @pytest.mark.parametrize("profile", config.available_profiles())
 def test_every_shipped_profile_fits_the_parameters_cells(profile):
-    for notebook in pipeline.discover():
+    for notebook in notebooks.discover():
         overrides = config.load_profile(profile).get(notebook.stem, {})
-        knobs = pipeline.notebook_knobs(notebook, profile)  # parses the cell, applies the profile
+        knobs = notebooks.notebook_knobs(notebook, profile)  # parses the cell, applies the profile
         assert knobs["profile"] == profile and "seed" in knobs, notebook.stem
         assert {k: knobs[k] for k in overrides} == overrides
 

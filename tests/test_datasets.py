@@ -1,4 +1,4 @@
-"""utils.datasets: checksummed fetch through a local HTTP mirror, loaders on the real files, and
+"""utils.data.sources: checksummed fetch through a local HTTP mirror, loaders on the real files, and
 the REES46 CSV -> Parquet conversion.
 
 The real files live beside the project in ../shared/data (or $BEAUTY_DATA_MIRROR); tests that
@@ -22,13 +22,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from utils import config, datasets
-from utils.datasets import REGISTRY, ChecksumError, DownloadError, fetch
-from utils.validate import COLUMNS, REASONS, ValidationError
+from utils.core import config
+from utils.data import rees46, sources
+from utils.data.schema import COLUMNS, ValidationError
+from utils.data.sources import REGISTRY, ChecksumError, DownloadError, fetch
+from utils.data.validate import REASONS
 
 
 def _find_shared_data() -> Path | None:
-    mirror = os.environ.get(datasets.MIRROR_ENV, "")
+    mirror = os.environ.get(sources.MIRROR_ENV, "")
     for candidate in (mirror, config.PROJECT_ROOT.parent / "shared" / "data"):
         if candidate and "://" not in str(candidate) and \
                 (Path(candidate) / "amazon_beauty" / "Beauty.txt").is_file():
@@ -44,7 +46,7 @@ needs_data = pytest.mark.skipif(SHARED is None, reason="../shared/data (real fil
 def isolated(tmp_path, monkeypatch):
     """Each test gets its own data/ folder and no mirror unless it sets one."""
     monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path / "work"))
-    monkeypatch.delenv(datasets.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -89,7 +91,7 @@ def test_fetch_every_file_over_http_then_from_cache():
         paths = {name: fetch(name, mirror=url) for name, s in REGISTRY.items() if not s.shipped}
     for name, path in paths.items():
         assert path == config.data_dir("external") / REGISTRY[name].relpath
-        assert datasets.sha256_of(path) == REGISTRY[name].sha256
+        assert sources.sha256_of(path) == REGISTRY[name].sha256
     # the server is gone: a second fetch must come from the cache
     assert fetch("amazon_beauty", mirror=dead_url()) == paths["amazon_beauty"]
     assert not [p for p in cache_files() if p.name.endswith(".part")]
@@ -98,15 +100,15 @@ def test_fetch_every_file_over_http_then_from_cache():
 @needs_data
 def test_fetch_uses_the_environment_variable(monkeypatch):
     with serve(SHARED) as url:
-        monkeypatch.setenv(datasets.MIRROR_ENV, url + "/")
+        monkeypatch.setenv(sources.MIRROR_ENV, url + "/")
         path = fetch("rees46_sample")
-    assert datasets.sha256_of(path) == REGISTRY["rees46_sample"].sha256
+    assert sources.sha256_of(path) == REGISTRY["rees46_sample"].sha256
 
 
 @needs_data
 def test_fetch_from_a_local_folder_mirror():
     path = fetch("sephora_reviews_100", mirror=SHARED)
-    assert datasets.sha256_of(path) == REGISTRY["sephora_reviews_100"].sha256
+    assert sources.sha256_of(path) == REGISTRY["sephora_reviews_100"].sha256
     assert path.is_relative_to(config.workdir())
 
 
@@ -129,7 +131,7 @@ def test_corrupted_download_is_rejected_and_not_cached(tmp_path):
         fetch("amazon_beauty", mirror=url)
     message = str(err.value)
     assert relpath in message and REGISTRY["amazon_beauty"].sha256 in message
-    assert datasets.sha256_of(bad / relpath) in message and url in message
+    assert sources.sha256_of(bad / relpath) in message and url in message
     assert cache_files() == []
 
 
@@ -144,7 +146,7 @@ def test_dead_mirror_names_the_options():
 
 def test_dead_public_host_names_the_options(monkeypatch):
     url = dead_url() + "/Beauty.txt"
-    source = datasets.Source(REGISTRY["amazon_beauty"].relpath, "0" * 64, (url,))
+    source = sources.Source(REGISTRY["amazon_beauty"].relpath, "0" * 64, (url,))
     monkeypatch.setitem(REGISTRY, "amazon_beauty", source)
     with pytest.raises(DownloadError) as err:
         fetch("amazon_beauty")
@@ -177,11 +179,11 @@ def test_registry_urls():
 def mirrored(monkeypatch):
     if SHARED is None:
         pytest.skip("../shared/data (real files) not present")
-    monkeypatch.setenv(datasets.MIRROR_ENV, str(SHARED))
+    monkeypatch.setenv(sources.MIRROR_ENV, str(SHARED))
 
 
 def test_load_amazon_beauty(mirrored):
-    data = datasets.load_amazon_beauty()
+    data = sources.load_amazon_beauty()
     inter = data.interactions
     assert (data.n_users, data.n_items, len(inter)) == (22_363, 12_101, 198_502)
     assert inter.dtypes.astype(str).to_dict() == {
@@ -195,23 +197,23 @@ def test_load_amazon_beauty(mirrored):
 def test_load_amazon_beauty_other_file_and_errors(tmp_path):
     path = tmp_path / "seq.txt"
     path.write_text("7 3 1 2\n8 5\n\n")
-    data = datasets.load_amazon_beauty(path)
+    data = sources.load_amazon_beauty(path)
     assert data.sequences() == {7: [3, 1, 2], 8: [5]} and data.item_attributes == {}
     path.write_text("7 3 1 2\n8 5 x1\n")
     with pytest.raises(ValueError, match=r"seq.txt, line 2: 'x1' is not a non-negative"):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
     path.write_text("7 3\n8\n")
     with pytest.raises(ValueError, match="line 2: no item ids"):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
     path.write_text("7 3\n7 4\n")
     with pytest.raises(ValueError, match="line 2: user 7 already has line 1"):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        datasets.load_amazon_beauty(tmp_path / "missing.txt")
+        sources.load_amazon_beauty(tmp_path / "missing.txt")
 
 
 def test_load_sephora_products(mirrored, tmp_path):
-    products = datasets.load_sephora_products(fetch("sephora_products"))
+    products = sources.load_sephora_products(fetch("sephora_products"))
     assert products.shape == (8_494, 27)
     assert products["primary_category"].value_counts()["Skincare"] == 2_420
     dtypes = products.dtypes.astype(str)
@@ -224,19 +226,19 @@ def test_load_sephora_products(mirrored, tmp_path):
     raw.loc[5, "loves_count"] = "lots"
     raw.to_csv(broken, index=False)
     with pytest.raises(ValueError, match=r"data row 6\b.*loves_count is 'lots'; expected int64"):
-        datasets.load_sephora_products(broken)
+        sources.load_sephora_products(broken)
     raw.loc[5, "loves_count"] = "7"
     raw.loc[2, "product_name"] = ""
     raw.to_csv(broken, index=False)
     with pytest.raises(ValueError, match=r"data row 3\b.*product_name .*may not be empty"):
-        datasets.load_sephora_products(broken)
+        sources.load_sephora_products(broken)
     raw.drop(columns="brand_name").to_csv(broken, index=False)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['brand_name'\]"):
-        datasets.load_sephora_products(broken)
+        sources.load_sephora_products(broken)
 
 
 def test_load_amazon_reviews(mirrored, tmp_path):
-    reviews = datasets.load_amazon_reviews()
+    reviews = sources.load_amazon_reviews()
     assert len(reviews) == 5_269
     assert reviews["asin"].nunique() == 85 and reviews["reviewerID"].nunique() == 991
     assert str(reviews["review_time"].dtype) == "datetime64[s, UTC]"
@@ -248,7 +250,7 @@ def test_load_amazon_reviews(mirrored, tmp_path):
         f.write('{"overall": 5.0, "asin": "A", "reviewerID": "R", "unixReviewTime": 1400000000}'
                 '\n{oops\n')
     with pytest.raises(ValueError, match="reviews.json.gz, line 2: not valid JSON"):
-        datasets.load_amazon_reviews(broken)
+        sources.load_amazon_reviews(broken)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,12 +260,12 @@ def test_load_amazon_reviews(mirrored, tmp_path):
 def test_rees46_sample_through_the_full_path(mirrored, tmp_path):
     sample = fetch("rees46_sample")
     out = tmp_path / "events"
-    report = datasets.convert_rees46(sample, out)
+    report = rees46.convert_rees46(sample, out)
     assert (report.rows_read, report.rows_kept, report.duplicates_removed) == (100, 92, 8)
     assert report.rows_quarantined == 0 and report.rows_by_month == {"2019-12": 92}
     assert (out / "month=2019-12" / "part-0000.parquet").is_file()
     assert len(pq.read_table(report.quarantine_path)) == 0
-    events = datasets.load_rees46_events(out)
+    events = rees46.load_rees46_events(out)
     assert len(events) == 92 and list(events.columns) == list(COLUMNS)
     assert events.dtypes.astype(str).to_dict() == {
         "event_time": "datetime64[s, UTC]", "event_type": "category", "product_id": "int64",
@@ -274,10 +276,10 @@ def test_rees46_sample_through_the_full_path(mirrored, tmp_path):
     # the same file read with pandas, deduplicated, agrees
     expected = pd.read_csv(sample).drop_duplicates()
     assert events["price"].sum() == pytest.approx(expected["price"].sum())
-    subset = datasets.load_rees46_events(out, columns=["user_id", "price"])
+    subset = rees46.load_rees46_events(out, columns=["user_id", "price"])
     assert list(subset.columns) == ["user_id", "price"]
     with pytest.raises(KeyError, match="unknown column"):
-        datasets.load_rees46_events(out, columns=["nope"])
+        rees46.load_rees46_events(out, columns=["nope"])
 
 
 HEADER = ",".join(COLUMNS)
@@ -295,7 +297,7 @@ def test_convert_multi_file_with_duplicates_across_files(tmp_path):
         f.write("\n".join([HEADER, R3, R4, "2019-11-02,view", R1]) + "\n")
     (raw / "notes.txt").write_text("not a csv")
     with pytest.warns(UserWarning, match="notes.txt"):  # named, not read
-        report = datasets.convert_rees46(raw, tmp_path / "out")
+        report = rees46.convert_rees46(raw, tmp_path / "out")
     assert report.sources == [str(raw / "2019-Oct.csv"), str(raw / "2019-Nov.csv.gz")]
     assert [s["file"] for s in report.files_skipped] == ["notes.txt"]
     assert (report.rows_read, report.rows_kept, report.duplicates_removed,
@@ -304,7 +306,7 @@ def test_convert_multi_file_with_duplicates_across_files(tmp_path):
     quarantine = pq.read_table(report.quarantine_path).to_pandas()
     assert quarantine[["source_file", "line", "reason"]].values.tolist() == [
         [str(raw / "2019-Nov.csv.gz"), 4, REASONS[1]]]
-    events = datasets.load_rees46_events(tmp_path / "out")
+    events = rees46.load_rees46_events(tmp_path / "out")
     assert events["product_id"].tolist() == [1, 2, 2, 3]
     assert "2019-11: 2" in str(report)
 
@@ -312,12 +314,12 @@ def test_convert_multi_file_with_duplicates_across_files(tmp_path):
 def test_convert_generated_data_in_small_blocks(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    written = datasets.write_fake_rees46(raw, 12_000, seed=1, chunk=1_000)
-    report = datasets.convert_rees46(raw, tmp_path / "out", chunksize=500)
+    written = rees46.write_fake_rees46(raw, 12_000, seed=1, chunk=1_000)
+    report = rees46.convert_rees46(raw, tmp_path / "out", chunksize=500)
     report.check()
     assert report.rows_read == written["rows"]
     assert report.rows_quarantined == written["bad"] == 20
-    events = datasets.load_rees46_events(tmp_path / "out")
+    events = rees46.load_rees46_events(tmp_path / "out")
     assert len(events) == report.rows_kept and not events.duplicated().any()
     # an independent count of the distinct good rows with pandas
     frames = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in written["files"]]
@@ -331,7 +333,7 @@ def test_convert_generated_data_in_small_blocks(tmp_path):
     quarantine = pq.read_table(report.quarantine_path).to_pandas()
     for source, line in quarantine[["source_file", "line"]].values:
         text = Path(source).read_text().splitlines()[line - 1]
-        assert (text + "\n").encode() in datasets._BAD_LINES
+        assert (text + "\n").encode() in rees46._BAD_LINES
 
 
 def test_convert_checks_every_header_before_writing(tmp_path):
@@ -340,7 +342,7 @@ def test_convert_checks_every_header_before_writing(tmp_path):
     (raw / "2019-Oct.csv").write_text(HEADER + "\n" + R1 + "\n")
     (raw / "2019-Nov.csv").write_text("a,b,c\n1,2,3\n")
     with pytest.raises(ValidationError, match=r"2019-Nov.csv: line 1 \(the header\)"):
-        datasets.convert_rees46(raw, tmp_path / "out")
+        rees46.convert_rees46(raw, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
@@ -349,28 +351,28 @@ def test_convert_replaces_earlier_output_and_reports_empty_files(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "2019-Oct.csv").write_text(HEADER + "\n" + R1 + "\n" + R2 + "\n")
-    datasets.convert_rees46(raw, tmp_path / "out")
+    rees46.convert_rees46(raw, tmp_path / "out")
     (raw / "2019-Oct.csv").write_text(HEADER + "\n" + R4 + "\n")
     (raw / "2019-Nov.csv").write_bytes(b"")
-    report = datasets.convert_rees46(raw, tmp_path / "out")
+    report = rees46.convert_rees46(raw, tmp_path / "out")
     assert report.rows_by_month == {"2019-11": 1}
     assert any("empty file" in m for m in report.messages)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["month=2019-11"]
-    assert datasets.load_rees46_events(tmp_path / "out")["product_id"].tolist() == [3]
+    assert rees46.load_rees46_events(tmp_path / "out")["product_id"].tolist() == [3]
 
 
 def test_default_folders_and_missing_input():
     with pytest.raises(FileNotFoundError) as err:
-        datasets.convert_rees46()
+        rees46.convert_rees46()
     message = str(err.value)
     assert "Kaggle" in message and str(config.data_dir("raw") / "rees46") in message
     with pytest.raises(FileNotFoundError, match="convert_rees46"):
-        datasets.load_rees46_events()
+        rees46.load_rees46_events()
     raw = config.data_dir("raw") / "rees46"
     raw.mkdir()
     (raw / "2019-Oct.csv").write_text(HEADER + "\n" + R1 + "\n")
-    report = datasets.convert_rees46()
+    report = rees46.convert_rees46()
     assert report.out_dir == config.data_dir("interim") / "rees46_events"
     assert report.quarantine_path.name == "rees46_events_quarantine.parquet"
-    assert len(datasets.load_rees46_events()) == 1
+    assert len(rees46.load_rees46_events()) == 1
     shutil.rmtree(raw)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from utils import evaluate
+from utils.models import evaluate
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import forecast as fc
+from utils.tasks import forecast as fc
 
 DAYS = pd.date_range("2020-01-06", periods=35, freq="D", name="date")  # starts on a Monday
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import datasets
-from utils.validate import ValidationError
+from utils.data import sources
+from utils.data.schema import ValidationError
 
 # ---------------------------------------------------------------------------------------------
 # Amazon Beauty sequences (S3-Rec Beauty.txt format) and item attributes
@@ -29,7 +29,7 @@ def test_beauty_non_utf8_byte_names_file_line_and_byte(tmp_path):
     path = tmp_path / "seq.txt"
     path.write_bytes(b"1 2 3\n2 4 \xff5\n")
     with pytest.raises(ValidationError, match=r"seq.txt, line 2, byte 5: b'\\xff' is not UTF-8"):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -42,19 +42,19 @@ def test_beauty_bad_lines_raise_validation_error(tmp_path, text, message):
     path = tmp_path / "seq.txt"
     path.write_text(text)
     with pytest.raises(ValidationError, match=r"seq.txt, " + message):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
 
 
 def test_beauty_gzipped_and_cut_short(tmp_path):
     text = "".join(f"{user} {user + 1} {user + 2}\n" for user in range(1, 3001))
     path = tmp_path / "seq.txt.gz"
     path.write_bytes(gzip.compress(text.encode()))
-    data = datasets.load_amazon_beauty(path)
+    data = sources.load_amazon_beauty(path)
     assert data.n_users == 3000 and data.sequences()[7] == [8, 9]
     path.write_bytes(gzip.compress(text.encode())[:-100])
     with pytest.raises(ValidationError, match=r"seq.txt.gz, line \d+: the compressed data is cut "
                                               r"short or damaged .* after \d+ complete line"):
-        datasets.load_amazon_beauty(path)
+        sources.load_amazon_beauty(path)
 
 
 def _attributes(tmp_path: Path, text: str | bytes) -> Path:
@@ -67,7 +67,7 @@ def _attributes(tmp_path: Path, text: str | bytes) -> Path:
 
 def test_attributes_are_read_unchanged(tmp_path):
     path = _attributes(tmp_path, '{"5": [1, 2, 30], "6": [], "12": [0]}')
-    data = datasets.load_amazon_beauty(tmp_path / "seq.txt", path)
+    data = sources.load_amazon_beauty(tmp_path / "seq.txt", path)
     assert data.item_attributes == {5: [1, 2, 30], 6: [], 12: [0]}
 
 
@@ -78,7 +78,7 @@ def test_attributes_value_must_be_a_list_of_integer_ids(tmp_path, value):
     shown = re.escape(repr(json.loads(value)))
     with pytest.raises(ValidationError, match=rf"attributes.json: item 6: {shown} is not a list of "
                                               r"attribute ids.*not strings or true/false"):
-        datasets.load_amazon_beauty(tmp_path / "seq.txt", path)
+        sources.load_amazon_beauty(tmp_path / "seq.txt", path)
 
 
 @pytest.mark.parametrize("key", ["x", "007", "-1", " 6", "+6", "1.5"])
@@ -86,25 +86,25 @@ def test_attributes_key_must_be_a_plain_item_id(tmp_path, key):
     path = _attributes(tmp_path, json.dumps({"5": [1], key: [2]}))
     with pytest.raises(ValidationError, match=rf"item id {re.escape(repr(key))} is not a "
                                               r"non-negative integer"):
-        datasets.load_amazon_beauty(tmp_path / "seq.txt", path)
+        sources.load_amazon_beauty(tmp_path / "seq.txt", path)
 
 
 def test_attributes_damaged_files(tmp_path):
     seq = tmp_path / "seq.txt"
     path = _attributes(tmp_path, '{"5": [1],\n "5": [2]}')
     with pytest.raises(ValidationError, match=r"attributes.json: item '5' appears more than once"):
-        datasets.load_amazon_beauty(seq, path)
+        sources.load_amazon_beauty(seq, path)
     path = _attributes(tmp_path, '{"5": [1],\n "6": [2,}')
     with pytest.raises(ValidationError, match=r"attributes.json, line 2: not valid JSON \(.* at "
                                               r"character 10\)"):
-        datasets.load_amazon_beauty(seq, path)
+        sources.load_amazon_beauty(seq, path)
     path = _attributes(tmp_path, "[[5, [1]]]")
     with pytest.raises(ValidationError, match=r"attributes.json: the file holds a JSON list"):
-        datasets.load_amazon_beauty(seq, path)
+        sources.load_amazon_beauty(seq, path)
     path = _attributes(tmp_path, b'{"5": [1],\n "6": [2], "\xe9": [3]}')
     with pytest.raises(ValidationError, match=r"attributes.json, line 2, byte 13: b'\\xe9' is not "
                                               "UTF-8"):
-        datasets.load_amazon_beauty(seq, path)
+        sources.load_amazon_beauty(seq, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_reviews_are_read_unchanged(tmp_path):
     second = {"overall": 1, "asin": "B02", "reviewerID": "R2", "unixReviewTime": 946_684_800,
               "verified": None, "summary": None, "vote": "3"}
     path = _reviews(tmp_path, GOOD, second, name="reviews.json.gz")
-    frame = datasets.load_amazon_reviews(path)
+    frame = sources.load_amazon_reviews(path)
     assert frame["overall"].tolist() == [4.0, 1.0]
     assert frame["verified"].tolist() == [True, pd.NA]
     assert frame["summary"].iloc[0] == "Nice" and frame["summary"].isna().iloc[1]
@@ -161,26 +161,26 @@ def test_reviews_bad_value_names_file_line_and_column(tmp_path, key, value, rule
     path = _reviews(tmp_path, GOOD, {**GOOD, key: value})
     with pytest.raises(ValidationError, match=rf"reviews.json, line 2, column {key}: "
                                               rf"{re.escape(repr(value))} is not {rule}"):
-        datasets.load_amazon_reviews(path)
+        sources.load_amazon_reviews(path)
 
 
 def test_reviews_damaged_files(tmp_path):
     path = _reviews(tmp_path, GOOD, {k: v for k, v in GOOD.items() if k != "asin"})
     with pytest.raises(ValidationError, match=r"reviews.json, line 2: missing \['asin'\]"):
-        datasets.load_amazon_reviews(path)
+        sources.load_amazon_reviews(path)
     path.write_text(json.dumps(GOOD) + "\n[1, 2]\n")
     with pytest.raises(ValidationError, match=r"reviews.json, line 2: a JSON list; expected one "
                                               "review object per line"):
-        datasets.load_amazon_reviews(path)
+        sources.load_amazon_reviews(path)
     path.write_bytes(json.dumps(GOOD).encode() + b'\n{"summary": "caf\xe9"}\n')
     with pytest.raises(ValidationError, match=r"reviews.json, line 2, byte 17: b'\\xe9' is not "
                                               "UTF-8"):
-        datasets.load_amazon_reviews(path)
+        sources.load_amazon_reviews(path)
     not_gzip = tmp_path / "reviews.json.gz"
     not_gzip.write_text(json.dumps(GOOD) + "\n")
     with pytest.raises(ValidationError, match=r"reviews.json.gz, line 1: the compressed data is cut "
                                               r"short or damaged \(Not a gzipped file"):
-        datasets.load_amazon_reviews(not_gzip)
+        sources.load_amazon_reviews(not_gzip)
 
 
 def test_reviews_truncated_gzip_names_the_line_reached(tmp_path):
@@ -188,7 +188,7 @@ def test_reviews_truncated_gzip_names_the_line_reached(tmp_path):
                     name="reviews.json.gz")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ValidationError) as err:
-        datasets.load_amazon_reviews(path)
+        sources.load_amazon_reviews(path)
     reached = re.search(r"reviews.json.gz, line (\d+): the compressed data is cut short or damaged "
                         r".* after (\d+) complete line", str(err.value))
     assert reached and 0 < int(reached[2]) == int(reached[1]) - 1 < 2000
@@ -228,9 +228,9 @@ def _write(frame: pd.DataFrame, path: Path) -> Path:
 def test_sephora_full_catalogue_types_and_values(tmp_path):
     frame = _catalogue()
     frame["note"] = ["a", "", "c"]  # a column the project does not know is kept as text
-    products = datasets.load_sephora_products(_write(frame, tmp_path / "product_info.csv"))
-    assert list(products.columns) == [*datasets.SEPHORA_DTYPES, "note"]
-    assert products.dtypes.astype(str).to_dict() == {**datasets.SEPHORA_DTYPES, "note": "str"}
+    products = sources.load_sephora_products(_write(frame, tmp_path / "product_info.csv"))
+    assert list(products.columns) == [*sources.SEPHORA_DTYPES, "note"]
+    assert products.dtypes.astype(str).to_dict() == {**sources.SEPHORA_DTYPES, "note": "str"}
     assert products["price_usd"].tolist() == [10.0, 0.0, 25.5]
     assert products["loves_count"].tolist() == [5, 0, 1_401_068]
     assert products["reviews"].tolist() == [2, pd.NA, 0]
@@ -243,9 +243,9 @@ def test_sephora_full_catalogue_types_and_values(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.xz"])
 def test_sephora_extract_with_the_required_columns(tmp_path, suffix):
-    frame = _catalogue()[list(datasets._SEPHORA_REQUIRED)]
-    products = datasets.load_sephora_products(_write(frame, tmp_path / f"extract{suffix}"))
-    assert list(products.columns) == list(datasets._SEPHORA_REQUIRED)
+    frame = _catalogue()[list(sources._SEPHORA_REQUIRED)]
+    products = sources.load_sephora_products(_write(frame, tmp_path / f"extract{suffix}"))
+    assert list(products.columns) == list(sources._SEPHORA_REQUIRED)
     assert products["primary_category"].dtype == "category"
     assert products["product_id"].tolist() == ["P1", "P2", "P3"]
 
@@ -253,17 +253,17 @@ def test_sephora_extract_with_the_required_columns(tmp_path, suffix):
 def test_sephora_byte_order_mark_and_windows_line_ends(tmp_path):
     frame = _catalogue()
     frame.loc[2, "ingredients"] = "Oil"  # a line break inside a value would become \r\n
-    plain = datasets.load_sephora_products(_write(frame, tmp_path / "plain.csv"))
+    plain = sources.load_sephora_products(_write(frame, tmp_path / "plain.csv"))
     windows = tmp_path / "windows.csv"
     windows.write_bytes(b"\xef\xbb\xbf" + (tmp_path / "plain.csv").read_bytes().replace(b"\n", b"\r\n"))
-    pd.testing.assert_frame_equal(datasets.load_sephora_products(windows), plain)
+    pd.testing.assert_frame_equal(sources.load_sephora_products(windows), plain)
 
 
 def test_sephora_missing_required_column(tmp_path):
     path = _write(_catalogue().drop(columns=["rating", "brand_name"]), tmp_path / "extract.csv")
     with pytest.raises(ValidationError, match=r"extract.csv: missing column\(s\) \['brand_name', "
                                               r"'rating'\]; a Sephora catalogue needs at least"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
 
 
 @pytest.mark.parametrize("column, value, rule", [
@@ -293,7 +293,7 @@ def test_sephora_bad_value_names_file_line_row_and_column(tmp_path, column, valu
     with pytest.raises(ValidationError, match=r"product_info.csv, line 3 \(data row 2, product "
                                               rf"'P2'\): column {column} is {re.escape(repr(value))}"
                                               rf"; expected {re.escape(rule)}"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
 
 
 def test_sephora_duplicate_product_id_names_both_rows(tmp_path):
@@ -303,7 +303,7 @@ def test_sephora_duplicate_product_id_names_both_rows(tmp_path):
     # line 5, not 4: the ingredients of the third product hold a line break
     with pytest.raises(ValidationError, match=r"product_info.csv, lines 2 and 5 \(data rows 1 and "
                                               r"3\): column product_id is 'P1' in both"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
 
 
 def test_sephora_damaged_files(tmp_path):
@@ -313,23 +313,23 @@ def test_sephora_damaged_files(tmp_path):
     path.write_bytes(b"\n".join([lines[0], lines[1].replace(b"Cream", b"Cr\xe8me"), *lines[2:]]))
     with pytest.raises(ValidationError, match=r"product_info.csv, line 2, byte 6: b'\\xe8' is not "
                                               "UTF-8"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
     path.write_bytes(b"\n".join([lines[0], lines[1].rsplit(b",", 1)[0], *lines[2:]]))
     with pytest.raises(ValidationError, match=r"product_info.csv, line 2: 26 fields, but the "
                                               r"header has 27"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
     path.write_bytes(good[: good.index(b"Oil\nmore") + 3])  # cut inside a quoted value
     with pytest.raises(ValidationError, match=r"product_info.csv, line 4: not valid CSV"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
     path.write_bytes(good.replace(b"child_min_price", b"child_max_price", 1))
     with pytest.raises(ValidationError, match=r"line 1 \(the header\): column\(s\) "
                                               r"\['child_max_price'\] appear more than once"):
-        datasets.load_sephora_products(path)
+        sources.load_sephora_products(path)
     compressed = tmp_path / "product_info.csv.gz"
     compressed.write_bytes(gzip.compress(good)[:-30])
     with pytest.raises(ValidationError, match=r"product_info.csv.gz, line \d+: the compressed "
                                               "data is cut short"):
-        datasets.load_sephora_products(compressed)
+        sources.load_sephora_products(compressed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,19 +338,19 @@ def test_sephora_damaged_files(tmp_path):
 
 @pytest.fixture
 def shared() -> Path:
-    folder = Path(os.environ.get(datasets.MIRROR_ENV, "/nonexistent"))
+    folder = Path(os.environ.get(sources.MIRROR_ENV, "/nonexistent"))
     if not (folder / "sephora" / "product_info.csv").is_file():
         pytest.skip("../shared/data (real files) not present")
     return folder
 
 
 def test_real_files_load_with_every_value_accepted(shared):
-    beauty = datasets.load_amazon_beauty(shared / "amazon_beauty" / "Beauty.txt",
+    beauty = sources.load_amazon_beauty(shared / "amazon_beauty" / "Beauty.txt",
                                          shared / "amazon_beauty" / "Beauty_item2attributes.json")
     assert (beauty.n_users, len(beauty.interactions)) == (22_363, 198_502)
     assert len(beauty.item_attributes) == 12_101
-    reviews = datasets.load_amazon_reviews(shared / "amazon_all_beauty" / "All_Beauty_5.json.gz")
+    reviews = sources.load_amazon_reviews(shared / "amazon_all_beauty" / "All_Beauty_5.json.gz")
     assert len(reviews) == 5_269 and reviews["verified"].notna().all()
-    products = datasets.load_sephora_products(shared / "sephora" / "product_info.csv")
+    products = sources.load_sephora_products(shared / "sephora" / "product_info.csv")
     assert products.shape == (8_494, 27) and products["product_id"].is_unique
     assert np.isfinite(products["price_usd"]).all() and products["rating"].max() <= 5

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import marketing
+from utils.tasks import marketing
 
 EFFECTS = {"keen": 0.3, "flat": 0.0, "sleeping dog": -0.2}
 

@@ -1,5 +1,5 @@
-"""Unit tests of utils.evaluate (metrics, intervals, paired comparison), utils.train (class
-balancing, configurations, the tf.data pipeline, predictions, the study) and utils.models, on tiny
+"""Unit tests of utils.models.evaluate (metrics, intervals, paired comparison), utils.models.train (class
+balancing, configurations, the tf.data pipeline, predictions, the study) and utils.models.sequence, on tiny
 synthetic inputs built here. TensorFlow-heavy tests are marked slow."""
 
 import json
@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from utils import evaluate, train
-from utils.features import EVENT_CODES, NUMERIC_FEATURES
-from utils.models import SEQUENCE_KINDS, build_sequence_model
+from utils.data.features import EVENT_CODES, NUMERIC_FEATURES
+from utils.models import evaluate, train
+from utils.models.sequence import SEQUENCE_KINDS, build_sequence_model
 
 VOCAB = {"event_type": len(EVENT_CODES) + 1, "category": 6, "brand": 4}
 N_NUMERIC = len(NUMERIC_FEATURES)

@@ -5,9 +5,10 @@ import re
 import nbformat
 import pytest
 
-from utils import config, pipeline
+from utils.core import config
+from utils.report import notebooks
 
-NOTEBOOKS = pipeline.discover() + [config.NOTEBOOKS_DIR / "_template.ipynb"]
+NOTEBOOKS = notebooks.discover() + [config.NOTEBOOKS_DIR / "_template.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -20,8 +21,8 @@ def test_notebook_conventions(path):
     assert "import" in code[0].source, f"{path.name}: the first code cell holds the imports"
     assert re.search(r"^profile = None", tagged[0].source, re.M), f"{path.name}: no profile knob"
     stem = path.stem
-    assert f'metrics.start_run("{stem}", globals()' in code[2].source, (
-        f"{path.name}: the cell after the parameters must call metrics.start_run(\"{stem}\", globals())")
+    assert f'recorder.start_run("{stem}", globals()' in code[2].source, (
+        f"{path.name}: the cell after the parameters must call recorder.start_run(\"{stem}\", globals())")
     dirty = [i for i, c in enumerate(code) if c.outputs or c.execution_count]
     assert not dirty, f"{path.name}: code cells {dirty} carry outputs; run `make strip`"
     assert nb.metadata["kernelspec"]["name"] == config.KERNEL_NAME

@@ -3,24 +3,26 @@ import json
 import pytest
 
 from tests.helpers import write_notebook
-from utils import cli, config, pipeline
+from utils import cli
+from utils.core import config
+from utils.report import notebooks
 
 
 def test_discovery_orders_by_number_and_skips_templates_and_strays(tmp_path):
     for name in ["10_late", "02_b", "01_a", "_template", "notes", "1_short", "03_c.ipynb.bak"]:
         (tmp_path / f"{name}.ipynb").write_text("{}")
-    assert [p.stem for p in pipeline.discover(tmp_path)] == ["01_a", "02_b", "10_late"]
+    assert [p.stem for p in notebooks.discover(tmp_path)] == ["01_a", "02_b", "10_late"]
 
 
 def test_discovery_rejects_two_notebooks_with_one_number(tmp_path):
     for name in ["03_one", "03_two"]:
         (tmp_path / f"{name}.ipynb").write_text("{}")
     with pytest.raises(ValueError, match=r"share the number.*03"):
-        pipeline.discover(tmp_path)
+        notebooks.discover(tmp_path)
 
 
 def test_the_project_notebooks_are_discovered():
-    stems = [p.stem for p in pipeline.discover()]
+    stems = [p.stem for p in notebooks.discover()]
     assert stems[0] == "00_rnn_lstm_primer"
     assert stems == sorted(stems)
 
@@ -33,8 +35,8 @@ def test_the_project_notebooks_are_discovered():
     ("01-04", "03", ["03_c", "04_d"]),
 ])
 def test_selection(tmp_path, only, start, expected):
-    notebooks = [tmp_path / f"{n}.ipynb" for n in ["01_a", "02_b", "03_c", "04_d", "05_e"]]
-    assert [p.stem for p in pipeline.select(notebooks, only, start)] == expected
+    paths = [tmp_path / f"{n}.ipynb" for n in ["01_a", "02_b", "03_c", "04_d", "05_e"]]
+    assert [p.stem for p in notebooks.select(paths, only, start)] == expected
 
 
 @pytest.mark.parametrize(("only", "start", "message"), [
@@ -43,7 +45,7 @@ def test_selection(tmp_path, only, start, expected):
 ])
 def test_bad_selection_is_explained(tmp_path, only, start, message):
     with pytest.raises(ValueError, match=message):
-        pipeline.select([tmp_path / "01_a.ipynb"], only, start)
+        notebooks.select([tmp_path / "01_a.ipynb"], only, start)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests of utils.preprocess: the interim layout, sessionisation, the cleaning rules, the row
+"""Tests of utils.data.dictionary: the interim layout, sessionisation, the cleaning rules, the row
 accounting, the data dictionary against data/README.md, and notebooks 01-03 end to end
 (their logic, without the notebooks; nbval runs the notebooks themselves)."""
 
@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import config, preprocess
-from utils.validate import COLUMNS, validate_events
+from utils.core import config
+from utils.data import clean, collect, dictionary, explore
+from utils.data.schema import COLUMNS
+from utils.data.validate import validate_events
 
 T0 = pd.Timestamp("2019-12-01 10:00:00", tz="UTC")
 
@@ -45,7 +47,7 @@ def test_sessionise_starts_a_new_session_after_more_than_30_minutes():
         (71, 7, None, "view", 3, 1.0),   # 31 minutes later: a new one
         (5, 8, None, "view", 1, 1.0),
     ])
-    sessions, filled = preprocess.sessionise(events, gap_minutes=30)
+    sessions, filled = clean.sessionise(events, gap_minutes=30)
     assert filled == 5
     assert sessions.tolist() == ["7-0", "7-0", "7-0", "7-1", "8-0"]
 
@@ -55,7 +57,7 @@ def test_sessionise_keeps_existing_ids_and_numbers_missing_ones_in_time_order():
         (50, 7, None, "view", 1, 1.0), (0, 7, "abc", "view", 1, 1.0),
         (0, 7, None, "view", 2, 1.0), (1, 7, "abc", "cart", 1, 1.0),
     ])
-    sessions, filled = preprocess.sessionise(events)
+    sessions, filled = clean.sessionise(events)
     assert filled == 2
     assert sessions.tolist() == ["7-1", "abc", "7-0", "abc"]  # numbered by time, not row order
 
@@ -65,9 +67,9 @@ def test_sessionise_is_deterministic_whatever_the_row_order():
     minutes, users = rng.integers(0, 600, 60), rng.integers(1, 5, 60)
     events = _events([(int(m), int(u), None, "view", 1, 1.0)
                       for m, u in zip(minutes, users, strict=True)])
-    first, _ = preprocess.sessionise(events)
+    first, _ = clean.sessionise(events)
     shuffled = events.sample(frac=1, random_state=1)
-    again, _ = preprocess.sessionise(shuffled)
+    again, _ = clean.sessionise(shuffled)
     pd.testing.assert_series_equal(first, again.loc[first.index])
 
 
@@ -76,7 +78,7 @@ def test_sessionise_leaves_rows_without_a_time_or_user_missing():
     events["user_id"] = events["user_id"].astype("Int64")
     events.loc[1, "user_id"] = pd.NA
     events.loc[0, "event_time"] = pd.NaT
-    sessions, filled = preprocess.sessionise(events)
+    sessions, filled = clean.sessionise(events)
     assert filled == 0 and sessions.isna().all()
 
 
@@ -88,7 +90,7 @@ def test_price_errors_catch_a_misplaced_decimal_but_not_a_discount():
                         (9, 1, "s", "view", 10, 3.5),     # a 30% discount: fine
                         (9, 1, "s", "view", 20, 900.0),   # only 2 events of product 20:
                         (9, 1, "s", "view", 20, 900.0)])  # judged by the shop-wide bounds
-    errors = preprocess.price_errors(events, factor=10, bounds=(1.0, 100.0))
+    errors = clean.price_errors(events, factor=10, bounds=(1.0, 100.0))
     assert errors.index.tolist() == [5, 7, 8]
     assert "10x off the product's median" in errors[5]
     assert "under 3 events" in errors[7]
@@ -96,7 +98,7 @@ def test_price_errors_catch_a_misplaced_decimal_but_not_a_discount():
 
 def test_price_bounds_are_quartiles_of_log_price_plus_k_iqr():
     price = pd.Series([1.0, 2.0, 4.0, 8.0, 16.0])  # log2 quartiles at 2 and 8: IQR = log(4)
-    low, high = preprocess.price_bounds(price, k=1.0)
+    low, high = clean.price_bounds(price, k=1.0)
     assert low == pytest.approx(0.5) and high == pytest.approx(32.0)
 
 
@@ -105,7 +107,7 @@ def test_bot_sessions_flags_fast_and_huge_sessions_only():
         "events": [60, 20, 25, 1200, 5],
         "duration_s": [59.0, 0.0, 3600.0, 86000.0, 0.0],
     }, index=["fast", "burst", "slow", "huge", "short"])
-    flagged = preprocess.bot_sessions(sessions, min_events=20, max_per_minute=30,
+    flagged = clean.bot_sessions(sessions, min_events=20, max_per_minute=30,
                                       max_events=1000)
     assert sorted(flagged.index) == ["burst", "fast", "huge"]
     assert "more than 1000 events" in flagged["huge"]
@@ -113,17 +115,17 @@ def test_bot_sessions_flags_fast_and_huge_sessions_only():
 
 def test_accounting_must_add_up():
     quarantine = pd.DataFrame({"reason": ["a", "a", "b"]})
-    counts = preprocess.accounting(rows_in=10, kept=6, duplicates=1, quarantine=quarantine)
+    counts = clean.accounting(rows_in=10, kept=6, duplicates=1, quarantine=quarantine)
     assert counts["by_reason"] == {"a": 2, "b": 1} and counts["quarantined"] == 3
     with pytest.raises(AssertionError, match="accounting is off"):
-        preprocess.accounting(rows_in=11, kept=6, duplicates=1, quarantine=quarantine)
+        clean.accounting(rows_in=11, kept=6, duplicates=1, quarantine=quarantine)
 
 
 def test_restore_dtypes_extends_categories_instead_of_losing_values():
     like = _events([(0, 1, "a", "view", 1, 1.0)])
     like["user_session"] = like["user_session"].astype("category")
     frame = _events([(0, 1, "a", "view", 1, 1.0), (1, 1, "1-0", "cart", 1, 1.0)])
-    out = preprocess.restore_dtypes(frame, like)
+    out = clean.restore_dtypes(frame, like)
     assert out["user_session"].tolist() == ["a", "1-0"]
     assert isinstance(out["user_session"].dtype, pd.CategoricalDtype)
     assert list(out.dtypes.astype(str)) == list(like.dtypes.astype(str))
@@ -131,7 +133,7 @@ def test_restore_dtypes_extends_categories_instead_of_losing_values():
 
 def test_missing_values_count_empty_strings():
     frame = pd.DataFrame({"a": ["x", "", None], "b": [1.0, np.nan, 2.0]})
-    counts = preprocess.missing_values(frame)
+    counts = clean.missing_values(frame)
     assert counts["missing"].to_dict() == {"a": 2, "b": 1}
 
 
@@ -141,18 +143,18 @@ def test_funnel_counts_sessions_and_users_reaching_each_step():
     events = _events([(0, 1, "s1", "view", 1, 1.0), (1, 1, "s1", "cart", 1, 1.0),
                       (2, 1, "s2", "view", 1, 1.0), (3, 2, "s3", "view", 1, 1.0),
                       (4, 2, "s3", "purchase", 1, 1.0)])
-    steps = preprocess.funnel(preprocess.session_table(events))
+    steps = explore.funnel(explore.session_table(events))
     assert steps["sessions"].to_dict() == {"view": 3, "cart": 1, "purchase": 1}
     assert steps["users"].to_dict() == {"view": 2, "cart": 1, "purchase": 1}
     assert steps.loc["purchase", "share_of_sessions"] == pytest.approx(1 / 3)
 
 
 def test_retail_dates_inside_the_window():
-    dates = preprocess.retail_dates(pd.Timestamp("2019-10-01"), pd.Timestamp("2020-02-27"))
+    dates = explore.retail_dates(pd.Timestamp("2019-10-01"), pd.Timestamp("2020-02-27"))
     assert dates == {"Black Friday 2019": pd.Timestamp("2019-11-29"),
                      "Christmas 2019": pd.Timestamp("2019-12-25"),
                      "Valentine's Day 2020": pd.Timestamp("2020-02-14")}
-    assert preprocess.retail_dates(pd.Timestamp("2019-10-01"), pd.Timestamp("2019-10-31")) == {}
+    assert explore.retail_dates(pd.Timestamp("2019-10-01"), pd.Timestamp("2019-10-31")) == {}
 
 
 def test_repeat_purchase_intervals_one_purchase_per_session():
@@ -160,7 +162,7 @@ def test_repeat_purchase_intervals_one_purchase_per_session():
     events = _events([(0, 1, "a", "purchase", 5, 1.0), (1, 1, "a", "purchase", 5, 1.0),
                       (30 * day, 1, "b", "purchase", 5, 1.0), (2, 2, "c", "purchase", 5, 1.0)])
     products = pd.DataFrame({"product_id": [5], "cycle_days": [30.0]})
-    intervals = preprocess.repeat_purchase_intervals(events, products)
+    intervals = explore.repeat_purchase_intervals(events, products)
     assert intervals["days"].round(3).tolist() == [30.0]
     assert intervals["cycle_days"].tolist() == [30.0]
 
@@ -170,7 +172,7 @@ def test_cohort_retention_leaves_weeks_past_the_data_blank():
     events = _events([(0, 1, "a", "view", 1, 1.0), (8 * day, 1, "b", "view", 1, 1.0),
                       (8 * day, 2, "c", "view", 1, 1.0), (15 * day, 3, "d", "view", 1, 1.0),
                       (20 * day, 3, "e", "view", 1, 1.0)])
-    retention = preprocess.cohort_retention(events, weeks=3)  # 21 days: three full weeks
+    retention = explore.cohort_retention(events, weeks=3)  # 21 days: three full weeks
     assert retention["users"].tolist() == [1, 1, 1]
     assert retention[1].tolist()[:2] == [1.0, 0.0]
     assert np.isnan(retention.iloc[1][2]) and np.isnan(retention.iloc[2][1])
@@ -180,17 +182,17 @@ def test_cohort_retention_leaves_weeks_past_the_data_blank():
 
 def test_data_readme_holds_the_data_dictionary_verbatim():
     readme = (config.PROJECT_ROOT / "data" / "README.md").read_text(encoding="utf-8")
-    assert preprocess.dictionary_markdown() in readme, (
-        "data/README.md and utils.preprocess.DICTIONARY disagree: paste the output of "
-        "`python -m utils.preprocess` between the dictionary markers of data/README.md")
-    for entry in preprocess.DICTIONARY.values():
+    assert dictionary.dictionary_markdown() in readme, (
+        "data/README.md and utils.data.dictionary.DICTIONARY disagree: paste the output of "
+        "`python -m utils.data.dictionary` between the dictionary markers of data/README.md")
+    for entry in dictionary.DICTIONARY.values():
         for column in entry["columns"]:
             assert f"| `{column}` |" in readme
 
 
 def test_undocumented_columns_are_reported():
     frame = pd.DataFrame({"user_id": [1], "shoe_size": [40]})
-    assert preprocess.undocumented_columns({"users": frame}) == {"users": ["shoe_size"]}
+    assert dictionary.undocumented_columns({"users": frame}) == {"users": ["shoe_size"]}
 
 
 # ---------------------------------------------------------------- notebooks 01-03 end to end
@@ -198,26 +200,26 @@ def test_undocumented_columns_are_reported():
 def _clean(events: pd.DataFrame, share: float, seed: int = 0):
     """The steps of 03_preprocessing, in its order (kept short on purpose)."""
     n_original = len(events)
-    frame, injected = preprocess.inject_bad_rows(events, share, seed=seed)
-    frame["user_session"], _ = preprocess.sessionise(frame)
+    frame, injected = clean.inject_bad_rows(events, share, seed=seed)
+    frame["user_session"], _ = clean.sessionise(frame)
     frame["_row"] = np.arange(len(frame))
     valid, invalid, _ = validate_events(frame, "events.parquet", drop_duplicates=False)
     duplicated = valid.duplicated(subset=list(COLUMNS))
     valid = valid[~duplicated]
-    errors = preprocess.price_errors(valid, 10.0, preprocess.price_bounds(valid["price"]))
+    errors = clean.price_errors(valid, 10.0, clean.price_bounds(valid["price"]))
     flagged = valid.loc[errors.index]
-    price_q = preprocess.quarantine_rows(flagged, errors.to_numpy(), "", flagged["_row"])
+    price_q = clean.quarantine_rows(flagged, errors.to_numpy(), "", flagged["_row"])
     valid = valid.drop(index=errors.index)
-    bots = preprocess.bot_sessions(preprocess.session_table(valid))
+    bots = clean.bot_sessions(explore.session_table(valid))
     bot_rows = valid["user_session"].isin(bots.index)
-    bot_q = preprocess.quarantine_rows(valid[bot_rows], valid.loc[bot_rows, "user_session"]
+    bot_q = clean.quarantine_rows(valid[bot_rows], valid.loc[bot_rows, "user_session"]
                                        .map(bots).to_numpy(), "", valid.loc[bot_rows, "_row"])
     valid = valid[~bot_rows]
     quarantine = pd.concat([invalid, price_q, bot_q], ignore_index=True)
     quarantine["source_file"] = np.where(quarantine["line"] < n_original, "events", "injected")
-    counts = preprocess.accounting(len(frame), len(valid), int(duplicated.sum()), quarantine)
-    clean = preprocess.restore_dtypes(valid.sort_values(["event_time", "_row"]), events)
-    return clean.reset_index(drop=True), quarantine, counts, injected
+    counts = clean.accounting(len(frame), len(valid), int(duplicated.sum()), quarantine)
+    cleaned = clean.restore_dtypes(valid.sort_values(["event_time", "_row"]), events)
+    return cleaned.reset_index(drop=True), quarantine, counts, injected
 
 
 @pytest.fixture()
@@ -227,32 +229,32 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_simulated_source_end_to_end(workdir):
-    tables, truth, params = preprocess.collect("simulated", n_users=600, n_days=30, seed=3)
-    preprocess.write_interim(tables, truth, "simulated", params)
+    tables, truth, params = collect.collect("simulated", n_users=600, n_days=30, seed=3)
+    collect.write_interim(tables, truth, "simulated", params)
 
     interim = workdir / "data" / "interim"
-    for name in preprocess.INTERIM_TABLES:
+    for name in collect.INTERIM_TABLES:
         assert (interim / f"{name}.parquet").is_file()
     assert sorted(p.name for p in (interim / "truth").iterdir()) == [
         "session_truth.parquet", "user_truth.parquet"]
     info = json.loads((interim / "source.json").read_text())
     assert set(info) == {"source", "tables", "params"} and info["source"] == "simulated"
-    assert info["tables"] == list(preprocess.INTERIM_TABLES)
-    assert not preprocess.undocumented_columns(
-        {n: preprocess.load_interim(n) for n in [*info["tables"], *preprocess.TRUTH_TABLES]})
+    assert info["tables"] == list(collect.INTERIM_TABLES)
+    assert not dictionary.undocumented_columns(
+        {n: collect.load_interim(n) for n in [*info["tables"], *collect.TRUTH_TABLES]})
     assert not list(interim.glob(".*tmp*")), "temporary files left behind"
 
-    events = preprocess.load_interim("events")
+    events = collect.load_interim("events")
     assert list(events.columns) == list(COLUMNS)
     pd.testing.assert_series_equal(events["event_time"], tables["events"]["event_time"])
 
     # 02: the exploration helpers run on it and agree with each other
-    sessions = preprocess.session_table(events)
+    sessions = explore.session_table(events)
     assert sessions["events"].sum() == len(events)
-    steps = preprocess.funnel(sessions)
+    steps = explore.funnel(sessions)
     assert steps.loc["view", "sessions"] == len(sessions)
-    assert preprocess.conversion_by(sessions, "hour")["sessions"].sum() == len(sessions)
-    assert preprocess.daily_activity(events)["events"].sum() == len(events)
+    assert explore.conversion_by(sessions, "hour")["sessions"].sum() == len(sessions)
+    assert explore.daily_activity(events)["events"].sum() == len(events)
 
     # 03: every injected kind is caught, the accounting holds, the original rows survive
     clean, quarantine, counts, injected = _clean(events, share=0.01)
@@ -272,16 +274,16 @@ def test_simulated_source_end_to_end(workdir):
     assert len(clean) == len(originals)  # only the data's own exact duplicates went
     np.testing.assert_array_equal(clean["price"], originals["price"])
 
-    preprocess.write_table(clean, "clean_events")
-    preprocess.write_table(quarantine, "quarantine")
-    assert list(preprocess.load_interim("quarantine").columns) == list(
-        preprocess.DICTIONARY["quarantine"]["columns"])
-    pd.testing.assert_frame_equal(preprocess.load_interim("clean_events"), clean,
+    collect.write_table(clean, "clean_events")
+    collect.write_table(quarantine, "quarantine")
+    assert list(collect.load_interim("quarantine").columns) == list(
+        dictionary.DICTIONARY["quarantine"]["columns"])
+    pd.testing.assert_frame_equal(collect.load_interim("clean_events"), clean,
                                   check_categorical=False)
 
 
 def test_clean_data_without_injection_loses_nothing_but_duplicates(workdir):
-    tables, _, _ = preprocess.collect("simulated", n_users=400, n_days=20, seed=5)
+    tables, _, _ = collect.collect("simulated", n_users=400, n_days=20, seed=5)
     clean, quarantine, counts, injected = _clean(tables["events"], share=0.0)
     assert injected.empty and quarantine.empty
     assert counts["kept"] + counts["duplicates_removed"] == len(tables["events"])
@@ -290,36 +292,36 @@ def test_clean_data_without_injection_loses_nothing_but_duplicates(workdir):
 @pytest.mark.skipif(not os.environ.get("BEAUTY_DATA_MIRROR"),
                     reason="needs the shared data mirror (BEAUTY_DATA_MIRROR)")
 def test_rees46_sample_goes_through_the_conversion_and_replaces_simulated_tables(workdir):
-    tables, truth, params = preprocess.collect("simulated", n_users=200, n_days=10)
-    preprocess.write_interim(tables, truth, "simulated", params)
-    preprocess.write_table(tables["events"], "clean_events")
+    tables, truth, params = collect.collect("simulated", n_users=200, n_days=10)
+    collect.write_interim(tables, truth, "simulated", params)
+    collect.write_table(tables["events"], "clean_events")
 
-    tables, truth, params = preprocess.collect("rees46_sample")
-    preprocess.write_interim(tables, truth, "rees46_sample", params)
+    tables, truth, params = collect.collect("rees46_sample")
+    collect.write_interim(tables, truth, "rees46_sample", params)
     interim = workdir / "data" / "interim"
     assert sorted(p.name for p in interim.glob("*.parquet")) == [
         "events.parquet", "products.parquet", "rees46_events_quarantine.parquet"]
     assert not list((interim / "truth").glob("*.parquet"))
     assert (interim / "rees46_events").is_dir()
     assert params["rows_read"] == 100 and params["files"] == ["2019-Dec-sample.csv"]
-    info = preprocess.read_source_info()
+    info = collect.read_source_info()
     assert info["tables"] == ["events", "products"] and info["source"] == "rees46_sample"
 
-    events = preprocess.load_interim("events")
-    products = preprocess.load_interim("products")
+    events = collect.load_interim("events")
+    products = collect.load_interim("products")
     assert len(events) == params["rows_kept"] and list(events.columns) == list(COLUMNS)
     assert list(products.columns) == ["product_id", "category_id", "category_code", "brand",
                                       "price"]
     assert products["product_id"].is_unique
     assert set(products["product_id"]) == set(events["product_id"])
-    assert not preprocess.undocumented_columns({"events": events, "products": products})
+    assert not dictionary.undocumented_columns({"events": events, "products": products})
     clean, quarantine, counts, _ = _clean(events, share=0.0)
     assert counts["rows_in"] == len(events) and counts["kept"] == len(clean)
 
 
 def test_rees46_without_files_says_where_to_put_them(workdir):
     with pytest.raises(FileNotFoundError, match=r"data/raw/rees46.*rees46_sample"):
-        preprocess.collect("rees46")
+        collect.collect("rees46")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -328,11 +330,11 @@ def test_rees46_without_files_says_where_to_put_them(workdir):
 ])
 def test_unknown_choices_are_explained(workdir, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        preprocess.collect(**kwargs)
+        collect.collect(**kwargs)
 
 
 def test_load_interim_names_the_notebook_to_run(workdir):
     with pytest.raises(FileNotFoundError, match="03_preprocessing"):
-        preprocess.load_interim("clean_events")
+        collect.load_interim("clean_events")
     with pytest.raises(FileNotFoundError, match="01_data_collection"):
-        preprocess.read_source_info()
+        collect.read_source_info()

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from utils import recsys
-from utils.datasets import load_amazon_beauty
+from utils.data.sources import load_amazon_beauty
+from utils.tasks import recommend
 
 
 class FixedScores:
@@ -22,14 +22,14 @@ class FixedScores:
 
 
 def no_history(n_users, n_items):
-    return recsys.history_matrix([np.array([], dtype=np.int32)] * n_users, n_items)
+    return recommend.history_matrix([np.array([], dtype=np.int32)] * n_users, n_items)
 
 
 # --- the metric formula --------------------------------------------------------------------
 
 
 def test_metrics_of_hand_made_ranks():
-    m = recsys.ranking_metrics(np.array([0, 9, 10, 25]))
+    m = recommend.ranking_metrics(np.array([0, 9, 10, 25]))
     assert m["HR@5"] == pytest.approx(1 / 4)
     assert m["HR@10"] == pytest.approx(2 / 4)  # rank 9 is in the top 10, rank 10 is not
     assert m["HR@20"] == pytest.approx(3 / 4)
@@ -40,38 +40,38 @@ def test_metrics_of_hand_made_ranks():
 
 
 def test_rank_exactly_9_counts_and_10_does_not():
-    nine, ten = recsys.ranking_metrics([9]), recsys.ranking_metrics([10])
+    nine, ten = recommend.ranking_metrics([9]), recommend.ranking_metrics([10])
     assert nine["HR@10"] == 1 and nine["NDCG@10"] == pytest.approx(1 / math.log2(11))
     assert ten["HR@10"] == 0 and ten["NDCG@10"] == 0 and ten["HR@20"] == 1
 
 
 def test_rank_counts_higher_items_and_ties_against_the_target():
     scores = np.array([[0.9, 0.5, 0.5, 0.1, 0.5]])  # items 1..5
-    assert recsys.target_ranks(scores, np.array([1]), no_history(1, 5))[0] == 0
-    assert recsys.target_ranks(scores, np.array([4]), no_history(1, 5))[0] == 4
+    assert recommend.target_ranks(scores, np.array([1]), no_history(1, 5))[0] == 0
+    assert recommend.target_ranks(scores, np.array([4]), no_history(1, 5))[0] == 4
     # item 2 ties with items 3 and 5: both count as ranked before it, after item 1
-    assert recsys.target_ranks(scores, np.array([2]), no_history(1, 5))[0] == 3
+    assert recommend.target_ranks(scores, np.array([2]), no_history(1, 5))[0] == 3
 
 
 def test_history_items_are_excluded_but_never_the_target():
     scores = np.array([[0.9, 0.8, 0.7, 0.1]])
-    history = recsys.history_matrix([np.array([1, 3])], 4)
+    history = recommend.history_matrix([np.array([1, 3])], 4)
     # target 2: item 1 (history) no longer counts, item 3 scored lower anyway
-    assert recsys.target_ranks(scores, np.array([2]), history)[0] == 0
+    assert recommend.target_ranks(scores, np.array([2]), history)[0] == 0
     # target 1 repeats a history item: it is still ranked (first), not excluded
-    assert recsys.target_ranks(scores, np.array([1]), history)[0] == 0
+    assert recommend.target_ranks(scores, np.array([1]), history)[0] == 0
     # target 3 repeats a history item: item 2 (not in history) stays above it
-    assert recsys.target_ranks(scores, np.array([3]), history)[0] == 1
+    assert recommend.target_ranks(scores, np.array([3]), history)[0] == 1
 
 
 def test_nan_scores_are_an_error_not_a_perfect_rank():
     with pytest.raises(ValueError, match="NaN"):
-        recsys.target_ranks(np.array([[np.nan, 0.5]]), np.array([1]), no_history(1, 2))
+        recommend.target_ranks(np.array([[np.nan, 0.5]]), np.array([1]), no_history(1, 2))
 
 
 def test_target_ranks_leaves_the_scores_untouched():
     scores = np.array([[0.9, 0.8, 0.7]], dtype=np.float32)
-    recsys.target_ranks(scores, np.array([3]), recsys.history_matrix([np.array([1])], 3))
+    recommend.target_ranks(scores, np.array([3]), recommend.history_matrix([np.array([1])], 3))
     assert np.isfinite(scores).all()
 
 
@@ -79,7 +79,7 @@ def test_target_ranks_leaves_the_scores_untouched():
 
 
 def test_leave_one_out_split():
-    split = recsys.leave_one_out({7: [30, 10, 20, 40, 50], 8: [10, 30, 10], 9: [10, 20]})
+    split = recommend.leave_one_out({7: [30, 10, 20, 40, 50], 8: [10, 30, 10], 9: [10, 20]})
     assert split.dropped_users == 1 and list(split.users) == [7, 8]
     assert list(split.items) == [10, 20, 30, 40, 50]  # item index i is items[i - 1]
     assert [list(split.items[s - 1]) for s in split.train] == [[30, 10, 20], [10]]
@@ -93,20 +93,20 @@ def test_leave_one_out_split():
 
 
 def test_history_matrix_marks_each_users_items_once():
-    history = recsys.history_matrix([np.array([1, 3, 1]), np.array([2])], 4)
+    history = recommend.history_matrix([np.array([1, 3, 1]), np.array([2])], 4)
     assert history.toarray().tolist() == [[1, 0, 1, 0], [0, 1, 0, 0]]
 
 
 def test_evaluation_excludes_each_users_own_history():
     # user 0 has seen item 1 and 2; user 1 has seen item 3. Both targets are item 4.
-    split = recsys.Split(users=np.array([0, 1]), items=np.arange(1, 5),
+    split = recommend.Split(users=np.array([0, 1]), items=np.arange(1, 5),
                          train=[np.array([1, 2]), np.array([3])],
                          valid=np.array([4, 4]), test=np.array([4, 4]))
     model = FixedScores([0.9, 0.8, 0.7, 0.6])
-    ranks = recsys.rank_all(model, split, "valid", batch_size=1)
+    ranks = recommend.rank_all(model, split, "valid", batch_size=1)
     assert list(ranks) == [1, 2]  # user 0: only item 3 above; user 1: items 1 and 2 above
     # for test, the validation item joins the history but the target (also item 4) stays
-    assert list(recsys.rank_all(model, split, "test")) == [1, 2]
+    assert list(recommend.rank_all(model, split, "test")) == [1, 2]
 
 
 # --- baselines -----------------------------------------------------------------------------
@@ -115,10 +115,10 @@ def test_evaluation_excludes_each_users_own_history():
 def test_most_popular_and_markov_baselines():
     # training prefixes: [1, 2] four times and [4, 4, 4, 4, 4]; items 5 and 9 are held out
     sequences = {u: [1, 2, 5, 9] for u in range(4)} | {9: [4, 4, 4, 4, 4, 5, 9]}
-    split = recsys.leave_one_out(sequences)
-    popular = recsys.MostPopular().fit(split)
+    split = recommend.leave_one_out(sequences)
+    popular = recommend.MostPopular().fit(split)
     assert np.argmax(popular.counts) + 1 == split.item_index([4])[0]  # 5 times, 1 and 2: 4
-    markov = recsys.Markov().fit(split)
+    markov = recommend.Markov().fit(split)
     scores = markov.score([split.item_index([1])])
     assert np.argmax(scores[0]) + 1 == split.item_index([2])[0]  # 2 always followed 1
     # an item never seen as a predecessor falls back on popularity
@@ -128,8 +128,8 @@ def test_most_popular_and_markov_baselines():
 
 def test_markov_is_perfect_on_a_deterministic_chain():
     sequences = {u: [(u + t) % 20 + 1 for t in range(6)] for u in range(40)}
-    split = recsys.leave_one_out(sequences)
-    result = recsys.evaluate(recsys.Markov().fit(split), split, "test")
+    split = recommend.leave_one_out(sequences)
+    result = recommend.evaluate(recommend.Markov().fit(split), split, "test")
     assert result["HR@5"] == 1.0 and result["NDCG@10"] == 1.0 and result["MRR"] == 1.0
 
 
@@ -139,7 +139,7 @@ def test_markov_is_perfect_on_a_deterministic_chain():
 def test_loss_uses_real_positions_only():
     import tensorflow as tf
 
-    model = recsys.RecurrentRecommender(n_items=6, cell="gru", dim=4, dropout=0.0)
+    model = recommend.RecurrentRecommender(n_items=6, cell="gru", dim=4, dropout=0.0)
     items = np.array([[0, 0, 1, 2, 3], [0, 4, 5, 6, 1]], dtype=np.int32)
     targets = np.array([[0, 0, 2, 3, 4], [0, 5, 6, 1, 2]], dtype=np.int32)
     loss = float(model.masked_loss(items, targets))
@@ -159,7 +159,7 @@ def test_loss_uses_real_positions_only():
 
 @pytest.mark.parametrize("tied", [True, False])
 def test_model_scores_every_item(tied):
-    model = recsys.RecurrentRecommender(n_items=6, cell="lstm", dim=4, tied=tied)
+    model = recommend.RecurrentRecommender(n_items=6, cell="lstm", dim=4, tied=tied)
     scores = model.score([np.array([1, 2]), np.array([3])])
     assert scores.shape == (2, 6) and np.isfinite(scores).all()
     # the NumPy scoring path equals the TensorFlow one
@@ -168,8 +168,8 @@ def test_model_scores_every_item(tied):
 
 
 def test_training_pipeline_trims_padding_and_keeps_every_target():
-    split = recsys.leave_one_out({u: list(range(1, 4 + u % 5)) for u in range(30)})
-    data = recsys.training_dataset(split, max_len=50, batch_size=4, seed=0)
+    split = recommend.leave_one_out({u: list(range(1, 4 + u % 5)) for u in range(30)})
+    data = recommend.training_dataset(split, max_len=50, batch_size=4, seed=0)
     batches = list(data.as_numpy_iterator())
     n_targets = sum(int((y > 0).sum()) for _, y in batches)
     assert n_targets == sum(len(s) - 1 for s in split.train)
@@ -184,11 +184,11 @@ def test_tiny_gru_learns_a_sequential_pattern_and_beats_most_popular():
     cycle = rng.permutation(40) + 1
     sequences = {u: [int(cycle[(s + t) % 40]) for t in range(8)]
                  for u, s in enumerate(rng.integers(0, 40, 400))}
-    split = recsys.leave_one_out(sequences)
-    result = recsys.train_recurrent(split, cell="gru", dim=16, dropout=0.0, learning_rate=0.02,
+    split = recommend.leave_one_out(sequences)
+    result = recommend.train_recurrent(split, cell="gru", dim=16, dropout=0.0, learning_rate=0.02,
                                     batch_size=64, epochs=15, patience=3, seed=0)
-    gru = recsys.evaluate(result.model, split, "test")
-    popular = recsys.evaluate(recsys.MostPopular().fit(split), split, "test")
+    gru = recommend.evaluate(result.model, split, "test")
+    popular = recommend.evaluate(recommend.MostPopular().fit(split), split, "test")
     assert gru["NDCG@10"] > popular["NDCG@10"] + 0.3
     assert gru["HR@10"] > 0.8
     assert result.history and result.best_epoch >= 1
@@ -209,21 +209,21 @@ def test_same_code_on_an_unseen_file_in_beauty_format(tmp_path):
     path.write_text("\n".join(lines) + "\n")
 
     data = load_amazon_beauty(path)
-    split = recsys.leave_one_out(data)
+    split = recommend.leave_one_out(data)
     assert split.n_users == 60 and split.dropped_users == 0
     assert set(split.items) <= set(range(1000, 1050))
-    for model in (recsys.MostPopular(), recsys.Markov()):
-        result = recsys.evaluate(model.fit(split), split, "test")
+    for model in (recommend.MostPopular(), recommend.Markov()):
+        result = recommend.evaluate(model.fit(split), split, "test")
         assert set(result) == {"HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR"}
         assert all(0 <= v <= 1 for v in result.values())
     # the walk is deterministic (+2 each step), so the Markov chain gets most targets right
-    assert recsys.evaluate(recsys.Markov().fit(split), split, "test")["HR@5"] > 0.8
+    assert recommend.evaluate(recommend.Markov().fit(split), split, "test")["HR@5"] > 0.8
 
 
 def test_resume_keeps_runs_of_the_same_settings_only(tmp_path):
     path = tmp_path / "benchmark_recsys.json"
-    assert recsys.previous_runs(path, {"seeds": 3}) == []
+    assert recommend.previous_runs(path, {"seeds": 3}) == []
     path.write_text(json.dumps({"settings": {"seeds": 3}, "runs": [{"model": "GRU", "seed": 0}]}))
-    assert recsys.previous_runs(path, {"seeds": 3}) == [{"model": "GRU", "seed": 0}]
+    assert recommend.previous_runs(path, {"seeds": 3}) == [{"model": "GRU", "seed": 0}]
     with pytest.raises(ValueError, match="other settings.*without --resume"):
-        recsys.previous_runs(path, {"seeds": 5})
+        recommend.previous_runs(path, {"seeds": 5})

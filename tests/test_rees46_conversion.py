@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from utils import datasets
-from utils import validate as v
-from utils.validate import COLUMNS, REASONS, ValidationError, validate_csv, validate_events
+from utils.data import rees46
+from utils.data import validate as v
+from utils.data.schema import COLUMNS, ValidationError
+from utils.data.validate import REASONS, validate_csv, validate_events
 
 HEADER = ",".join(COLUMNS)
 
@@ -50,27 +51,27 @@ def test_a_stray_month_inside_a_block_is_written_once(tmp_path):
     lines = [event(product=i) for i in range(93)]
     lines[40] = event("2019-11-30 23:59:59 UTC", product=40)
     (tmp_path / "2019-Dec.csv").write_text(csv_text(lines))
-    report = datasets.convert_rees46(tmp_path / "2019-Dec.csv", tmp_path / "out")
+    report = rees46.convert_rees46(tmp_path / "2019-Dec.csv", tmp_path / "out")
     assert report.rows_kept == 93
     assert report.rows_by_month == {"2019-11": 1, "2019-12": 92}
     assert parquet_rows(tmp_path / "out") == 93
-    events = datasets.load_rees46_events(tmp_path / "out")
+    events = rees46.load_rees46_events(tmp_path / "out")
     assert sorted(events["product_id"]) == list(range(93))
 
 
 def test_parquet_rows_are_counted_back_and_a_difference_raises(tmp_path, monkeypatch):
     """A writer that writes a batch twice is caught from the Parquet footers; nothing is
     published."""
-    write_once = datasets._write_by_month
+    write_once = rees46._write_by_month
 
     def write_twice(batch, folder, writers):
         write_once(batch, folder, writers)
         write_once(batch, folder, writers)
 
-    monkeypatch.setattr(datasets, "_write_by_month", write_twice)
+    monkeypatch.setattr(rees46, "_write_by_month", write_twice)
     (tmp_path / "2019-Dec.csv").write_text(csv_text([event(product=1), event(product=2)]))
     with pytest.raises(AssertionError, match=r"2 rows were kept but the Parquet files hold 4"):
-        datasets.convert_rees46(tmp_path / "2019-Dec.csv", tmp_path / "out")
+        rees46.convert_rees46(tmp_path / "2019-Dec.csv", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
@@ -99,7 +100,7 @@ def test_every_form_of_csv_is_read_and_other_files_are_named(tmp_path):
     (raw / "notes.txt").write_text("not events")
     (raw / "old").mkdir()
     with pytest.warns(UserWarning, match=r"notes\.txt.*old"):
-        report = datasets.convert_rees46(raw, tmp_path / "out")
+        report = rees46.convert_rees46(raw, tmp_path / "out")
     names = ["2019-Oct.csv", "2019-Nov.CSV", "2019-Dec.csv.zip", "2020-Jan.csv.bz2",
              "2020-Feb.Csv.Gz"]
     assert report.sources == [str(raw / n) for n in names]  # calendar order
@@ -118,7 +119,7 @@ def test_every_form_of_csv_is_read_and_other_files_are_named(tmp_path):
 def test_a_zip_must_hold_exactly_one_csv(tmp_path, members):
     path = zip_with(tmp_path / "2019-Oct.csv.zip", members)
     with pytest.raises(ValidationError) as err:
-        datasets.convert_rees46(path, tmp_path / "out")
+        rees46.convert_rees46(path, tmp_path / "out")
     message = str(err.value)
     assert str(path) in message and "exactly one .csv" in message
     assert all(name in message for name in members)
@@ -129,14 +130,14 @@ def test_a_single_file_with_another_name_is_refused(tmp_path):
     path = tmp_path / "events.txt"
     path.write_text(csv_text([event()]))
     with pytest.raises(ValidationError, match=r"events\.txt: the name does not end like"):
-        datasets.convert_rees46(path, tmp_path / "out")
+        rees46.convert_rees46(path, tmp_path / "out")
 
 
 def test_a_folder_without_csv_files_names_what_it_holds(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "2019-Oct.xlsx").write_bytes(b"PK")
     with pytest.raises(FileNotFoundError, match=r"it holds only 2019-Oct\.xlsx"):
-        datasets.convert_rees46(tmp_path / "raw", tmp_path / "out")
+        rees46.convert_rees46(tmp_path / "raw", tmp_path / "out")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def test_times_outside_the_window_are_quarantined(tmp_path):
              event("2000-01-01 00:00:00 UTC"), event(), event("yesterday")]
     path = tmp_path / "2019-Dec.csv"
     path.write_text(csv_text(lines))
-    report = datasets.convert_rees46(path, tmp_path / "out")
+    report = rees46.convert_rees46(path, tmp_path / "out")
     outside = REASONS[v.OUTSIDE_WINDOW]
     assert quarantine_of(report) == [(str(path), 2, outside), (str(path), 3, outside),
                                      (str(path), 4, outside), (str(path), 5, outside),
@@ -157,7 +158,7 @@ def test_times_outside_the_window_are_quarantined(tmp_path):
     assert report.rows_by_month == {"2000-01": 1, "2019-12": 1}
     assert report.to_dict()["time_window"][0] == "2000-01-01 00:00:00+00:00"
 
-    narrow = datasets.convert_rees46(path, tmp_path / "out",
+    narrow = rees46.convert_rees46(path, tmp_path / "out",
                                      window=("2019-12-01", "2019-12-31 23:59:59"))
     assert narrow.rows_by_month == {"2019-12": 1}
     assert narrow.reasons[outside] == 5
@@ -194,12 +195,12 @@ def test_a_bare_carriage_return_keeps_line_numbers_exact(tmp_path):
              event(product=4, user_session="x\r"), event(product=5)]
     path = tmp_path / "2019-Dec.csv"
     path.write_bytes(csv_text(lines).encode())
-    report = datasets.convert_rees46(path, tmp_path / "out")
+    report = rees46.convert_rees46(path, tmp_path / "out")
     cr = REASONS[v.CARRIAGE_RETURN]
     assert quarantine_of(report) == [(str(path), 3, cr), (str(path), 4, REASONS[v.NEGATIVE_PRICE])]
     # "x\r\n" ends line 5 the Windows way: the line is kept, without the CR
     assert report.rows_read == 5 and report.rows_kept == 3
-    sessions = datasets.load_rees46_events(tmp_path / "out")["user_session"].tolist()
+    sessions = rees46.load_rees46_events(tmp_path / "out")["user_session"].tolist()
     assert sessions == ["s", "x", "s"]
     table = pq.read_table(report.quarantine_path).to_pandas()
     assert table["brand"].iloc[0] == "a" + v.CR_MARK + "b"  # shown, not changed and kept
@@ -229,7 +230,7 @@ def test_line_numbers_after_bare_crs_in_small_blocks(tmp_path):
     lines = [event(product=i, brand="x\ry" if i % 7 == 0 else "b") for i in range(2000)]
     path = tmp_path / "2019-Dec.csv"
     path.write_bytes(csv_text(lines).encode())
-    report = datasets.convert_rees46(path, tmp_path / "out", chunksize=16)
+    report = rees46.convert_rees46(path, tmp_path / "out", chunksize=16)
     assert [line for _, line, _ in quarantine_of(report)] == [i + 2 for i in range(0, 2000, 7)]
     assert report.rows_kept == 2000 - len(range(0, 2000, 7))
 
@@ -258,7 +259,7 @@ def test_a_damaged_compressed_file_is_named(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(damaged_files(tmp_path)[name])
     with pytest.raises(ValidationError) as err:
-        datasets.convert_rees46(path, tmp_path / "out")
+        rees46.convert_rees46(path, tmp_path / "out")
     message = str(err.value)
     assert message.startswith(str(path)) and "line 1 (the header)" in message
     assert "download" in message  # the fix
@@ -272,7 +273,7 @@ def test_a_file_cut_after_its_header_names_the_line_reached(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValidationError, match=r"2019-Dec\.csv\.gz: reading stopped after line "
                                               r"\d+: .*download"):
-        datasets.convert_rees46(path, tmp_path / "out", chunksize=100)
+        rees46.convert_rees46(path, tmp_path / "out", chunksize=100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,8 +287,8 @@ def test_nothing_converted_says_why_for_each_file(tmp_path):
     (raw / "2019-Nov.csv").write_text(HEADER)  # header only, no final newline
     (raw / "2019-Dec.csv").write_text(csv_text([event(price="-1"), "oops", event(event_type="x")]))
     (tmp_path / "out" / "month=2019-01").mkdir(parents=True)  # an earlier output
-    with pytest.raises(datasets.NothingConverted) as err:
-        datasets.convert_rees46(raw, tmp_path / "out")
+    with pytest.raises(rees46.NothingConverted) as err:
+        rees46.convert_rees46(raw, tmp_path / "out")
     message = str(err.value)
     quarantine_path = tmp_path / "out_quarantine.parquet"
     assert f"{raw / '2019-Oct.csv'}: empty" in message
@@ -307,8 +308,8 @@ def test_nothing_converted_says_why_for_each_file(tmp_path):
 def test_empty_and_header_only_files_alone(tmp_path, content, said):
     path = tmp_path / "2019-Dec.csv"
     path.write_bytes(content)
-    with pytest.raises(datasets.NothingConverted, match=f"2019-Dec.csv: {said}"):
-        datasets.convert_rees46(path, tmp_path / "out")
+    with pytest.raises(rees46.NothingConverted, match=f"2019-Dec.csv: {said}"):
+        rees46.convert_rees46(path, tmp_path / "out")
     clean, quarantine, report = validate_csv(path)
     assert len(clean) == len(quarantine) == report.rows_read == 0
     assert any(said in m for m in report.messages)
@@ -326,7 +327,7 @@ def test_to_dict_is_json_and_agrees_with_the_summary(tmp_path):
                                                 event(price="cheap")]))
     (raw / "list.txt").write_text("x")
     with pytest.warns(UserWarning):
-        report = datasets.convert_rees46(raw, tmp_path / "out")
+        report = rees46.convert_rees46(raw, tmp_path / "out")
     data = json.loads(json.dumps(report.to_dict()))
     assert data["files_read"] == ["2019-Dec.csv"]
     assert data["files_skipped"] == [{"file": "list.txt",

@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from utils import datasets
-from utils import validate as v
-from utils.validate import COLUMNS, EVENT_TYPES, REASONS
+from utils.data import rees46
+from utils.data import validate as v
+from utils.data.schema import COLUMNS, EVENT_TYPES
+from utils.data.validate import REASONS
 
 HEADER = ",".join(COLUMNS).encode()
 SETTINGS = settings(max_examples=40, deadline=None,
@@ -160,8 +161,8 @@ def write(path: Path, content: bytes) -> str:
 def convert(folder: Path, chunksize: int):
     """convert_rees46's report, also when it keeps nothing (NothingConverted carries it)."""
     try:
-        return datasets.convert_rees46(folder / "raw", folder / "out", chunksize=chunksize)
-    except datasets.NothingConverted as exc:
+        return rees46.convert_rees46(folder / "raw", folder / "out", chunksize=chunksize)
+    except rees46.NothingConverted as exc:
         assert exc.report.rows_kept == 0
         return exc.report
 
@@ -171,7 +172,7 @@ def output_rows(out: Path) -> list[tuple]:
     files = sorted(out.glob("month=*/*.parquet"))
     if not files:
         return []
-    events = datasets.load_rees46_events(out)
+    events = rees46.load_rees46_events(out)
     return list(zip(
         events["event_time"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"),
         events["event_type"].astype(str), events["product_id"].astype(str),

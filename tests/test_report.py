@@ -9,29 +9,30 @@ import sys
 
 import pytest
 
-from utils import config, pipeline, report
-from utils.metrics import read_metrics
+from utils.core import config
+from utils.core.recorder import read_metrics
+from utils.report import notebooks, page
 
 
 def test_flatten_turns_nested_metrics_into_dotted_rows():
-    rows = report.flatten({"auc": 0.8, "lstm": {"f1": 0.5, "ci": [0.4, 0.6]}})
+    rows = page.flatten({"auc": 0.8, "lstm": {"f1": 0.5, "ci": [0.4, 0.6]}})
     assert rows == [("auc", 0.8), ("lstm.f1", 0.5), ("lstm.ci", [0.4, 0.6])]
-    assert report.format_value(0.123456) == "0.1235" and report.format_value(None) == ""
+    assert page.format_value(0.123456) == "0.1235" and page.format_value(None) == ""
 
 
 def test_models_with_the_same_metrics_are_compared_side_by_side():
     recorded = {"auc": 0.8, "rnn": {"auc": 0.81, "f1": 0.5}, "lstm": {"auc": 0.83, "f1": 0.4},
                 "ceiling": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95},
                 "mase": {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}, "n": 3}, "deep": {"a": {"b": [1]}}}
-    tables = report.comparisons(recorded)
+    tables = page.comparisons(recorded)
     assert tables == [("", ["auc", "f1"], {"rnn": recorded["rnn"], "lstm": recorded["lstm"]}),
                       ("mase", ["cat"], {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}})]
-    html_table = report.comparison_table(*tables[0])
+    html_table = page.comparison_table(*tables[0])
     assert "<th>rnn</th><td class=\"num\">0.81</td><td class=\"num\">0.5</td>" in html_table
-    assert report.comparison_table(*tables[1]).startswith("<table class=\"comparison\"><tr><th>mase</th>")
+    assert page.comparison_table(*tables[1]).startswith("<table class=\"comparison\"><tr><th>mase</th>")
     interval = {"value": 0.87, "ci_low": 0.85, "ci_high": 0.89}
-    assert report.format_cell(interval) == "0.87 [0.85, 0.89]"
-    assert report.comparisons({"rnn": {"auc": interval}}) == [("", ["auc"], {"rnn": {"auc": interval}})]
+    assert page.format_cell(interval) == "0.87 [0.85, 0.89]"
+    assert page.comparisons({"rnn": {"auc": interval}}) == [("", ["auc"], {"rnn": {"auc": interval}})]
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +53,12 @@ def test_index_links_every_notebook_and_shows_its_metrics(smoke_report, monkeypa
     monkeypatch.setenv("BEAUTY_WORKDIR", str(smoke_report))
     reports = smoke_report / "reports"
     index = (reports / "index.html").read_text(encoding="utf-8")
-    for notebook in pipeline.discover():
+    for notebook in notebooks.discover():
         assert f'href="executed/{notebook.stem}.html"' in index, notebook.stem
         assert (reports / "executed" / f"{notebook.stem}.html").is_file()
         recorded = read_metrics(notebook.stem)
         assert recorded["profile"] == "smoke" and recorded["metrics"], notebook.stem
-        for name, _ in report.flatten(recorded["metrics"]):
+        for name, _ in page.flatten(recorded["metrics"]):
             assert f"<td>{html.escape(name)}</td>" in index, (notebook.stem, name)
         for figure in (reports / "figures" / notebook.stem).glob("*.png"):
             assert f'src="figures/{notebook.stem}/{figure.name}"' in index

@@ -1,5 +1,5 @@
-"""Unit tests of utils.sessions (the purchase task, the time split, user history) and
-utils.features (sequence encoding, session aggregates, demographics) on tiny hand-built logs."""
+"""Unit tests of utils.data.sessions (the purchase task, the time split, user history) and
+utils.data.features (sequence encoding, session aggregates, demographics) on tiny hand-built logs."""
 
 import json
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.features import (
+from utils.data.features import (
     EVENT_CODES,
     NUMERIC_FEATURES,
     PAD,
@@ -16,7 +16,7 @@ from utils.features import (
     demographics,
     session_aggregates,
 )
-from utils.sessions import SPLITS, purchase_task, time_split, user_history
+from utils.data.sessions import SPLITS, purchase_task, time_split, user_history
 
 DAY0 = pd.Timestamp("2024-03-01", tz="UTC")
 COLUMNS = ["user_session", "user_id", "event_time", "event_type", "product_id", "category_id", "brand",

@@ -1,4 +1,4 @@
-"""Tests of utils.simulate, the embedded default dataset (small shops, a few seconds in all)."""
+"""Tests of utils.data.simulate, the embedded default dataset (small shops, a few seconds in all)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from utils.simulate import (
+from utils.data.simulate import (
     CATALOGUE_COLUMNS,
     EVENT_COLUMNS,
     EVENT_TYPES,
@@ -315,7 +315,7 @@ def test_sephora_catalogue_seeds_the_shop():
 
 @pytest.mark.skipif(not SEPHORA.is_file(), reason=f"{SEPHORA} not present")
 def test_sephora_catalogue_from_the_typed_loader_equals_the_plain_csv():
-    from utils.datasets import load_sephora_products
+    from utils.data.sources import load_sephora_products
 
     typed = catalogue_from_sephora(load_sephora_products(SEPHORA), n_products=300, seed=1)
     plain = catalogue_from_sephora(pd.read_csv(SEPHORA), n_products=300, seed=1)

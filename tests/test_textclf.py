@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from utils import datasets, textclf
+from utils.data import sources
+from utils.tasks import classify
 
 TRAIN = {
     "Fragrance": ["Rose Eau de Parfum", "Oud Eau de Parfum", "Citrus Eau de Toilette",
@@ -34,44 +35,44 @@ def catalogue() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def fitted():
     data = catalogue()
-    text = textclf.product_text(data)
-    labels = textclf.category_labels(data, min_products=1)
-    return {task: textclf.tfidf_classifier("names", C=10.0).fit(text, labels[task])
+    text = classify.product_text(data)
+    labels = classify.category_labels(data, min_products=1)
+    return {task: classify.tfidf_classifier("names", C=10.0).fit(text, labels[task])
             for task in ("primary", "secondary")}
 
 
 def test_clean_field_joins_lists_and_blanks_missing():
-    assert textclf.clean_field("['Vegan', 'Good for: Dryness']") == "Vegan; Good for: Dryness"
-    assert textclf.clean_field(np.nan) == "" and textclf.clean_field(None) == ""
-    assert textclf.clean_field("  Water,   Glycerin ") == "Water, Glycerin"
-    assert textclf.clean_field("[not a list") == "[not a list"
+    assert classify.clean_field("['Vegan', 'Good for: Dryness']") == "Vegan; Good for: Dryness"
+    assert classify.clean_field(np.nan) == "" and classify.clean_field(None) == ""
+    assert classify.clean_field("  Water,   Glycerin ") == "Water, Glycerin"
+    assert classify.clean_field("[not a list") == "[not a list"
 
 
 def test_product_text_handles_missing_fields_and_both_column_styles():
     sephora = pd.DataFrame({"product_name": ["Lip Balm", "Serum"], "brand_name": ["Fresh", None],
                             "highlights": ["['Vegan']", np.nan], "ingredients": [np.nan, "['Water']"]})
-    text = textclf.product_text(sephora)
+    text = classify.product_text(sephora)
     assert text.loc[0, "title"] == "Lip Balm Fresh" and text.loc[1, "title"] == "Serum"
     assert text.loc[0, "highlights"] == "Vegan" and text.loc[1, "highlights"] == ""
     assert text.loc[0, "ingredients"] == "" and text.loc[1, "ingredients"] == "Water"
-    plain = textclf.product_text(pd.DataFrame({"name": ["Shampoo"]}))
+    plain = classify.product_text(pd.DataFrame({"name": ["Shampoo"]}))
     assert plain.loc[0].to_dict() == {"title": "Shampoo", "name": "Shampoo", "brand": "", "highlights": "",
                                       "ingredients": "", "size": "", "variation": ""}
-    listed = textclf.product_text(pd.DataFrame({"product_name": ["Body Lotion"], "size": ["6.7 oz/ 200 mL"],
+    listed = classify.product_text(pd.DataFrame({"product_name": ["Body Lotion"], "size": ["6.7 oz/ 200 mL"],
                                                 "variation_type": ["Scent"]}))
     assert listed.loc[0, ["size", "variation"]].tolist() == ["4-8 oz", "Scent"]
-    assert textclf.names_only(listed)[list(textclf.DETAILS)].eq("").all().all()
+    assert classify.names_only(listed)[list(classify.DETAILS)].eq("").all().all()
 
 
 def test_pack_size_bands_ounces_millilitres_and_grams():
-    assert textclf.pack_size("8.7 oz / 260 mL") == "> 8 oz"
-    assert textclf.pack_size("1 oz / 30 mL") == "0.5-1 oz"  # upper edge included
-    assert textclf.pack_size(".23 fl oz / 7 ml") == "0-0.25 oz"
-    assert textclf.pack_size("100 mL") == "2-4 oz"  # no ounces given: 100 / 29.57 = 3.4 oz
-    assert textclf.pack_size("4.0 oz/ 120 g") == "2-4 oz"
-    assert textclf.pack_size("28 Pads") == "" and textclf.pack_size(np.nan) == ""
+    assert classify.pack_size("8.7 oz / 260 mL") == "> 8 oz"
+    assert classify.pack_size("1 oz / 30 mL") == "0.5-1 oz"  # upper edge included
+    assert classify.pack_size(".23 fl oz / 7 ml") == "0-0.25 oz"
+    assert classify.pack_size("100 mL") == "2-4 oz"  # no ounces given: 100 / 29.57 = 3.4 oz
+    assert classify.pack_size("4.0 oz/ 120 g") == "2-4 oz"
+    assert classify.pack_size("28 Pads") == "" and classify.pack_size(np.nan) == ""
     with pytest.raises(ValueError, match="product_name"):
-        textclf.product_text(pd.DataFrame({"title": ["x"]}))
+        classify.product_text(pd.DataFrame({"title": ["x"]}))
 
 
 def test_category_labels_keep_five_categories_and_merge_rare_secondaries():
@@ -79,19 +80,19 @@ def test_category_labels_keep_five_categories_and_merge_rare_secondaries():
         "primary_category": ["Skincare"] * 3 + ["Skincare", "Makeup", "Mini Size", "Men", "Tools & Brushes"],
         "secondary_category": ["Moisturizers"] * 3 + ["Masks", np.nan, "Makeup", "Skincare", "Beauty Tools"],
     })
-    labels = textclf.category_labels(products, min_products=3)
+    labels = classify.category_labels(products, min_products=3)
     assert labels["primary"].tolist()[:5] == ["Skincare"] * 4 + ["Makeup"]
     assert labels["primary"].iloc[5:].isna().all()  # shop sections are not in the task
     assert labels["secondary"].tolist()[:5] == ["Skincare › Moisturizers"] * 3 + ["Skincare › other",
                                                                                    "Makeup › other"]
     assert labels["scored"].tolist() == [True] * 3 + [False] * 5
-    truth = textclf.section_truth(products)  # Mini Size › Makeup is makeup; tools have no answer
+    truth = classify.section_truth(products)  # Mini Size › Makeup is makeup; tools have no answer
     assert truth.iloc[5:7].tolist() == ["Makeup", "Skincare"] and truth.drop([5, 6]).isna().all()
 
 
 def test_stratified_split_is_disjoint_complete_and_keeps_the_mix():
     labels = pd.Series(["a"] * 60 + ["b"] * 30 + ["c"] * 8 + ["d"] * 2)
-    train, valid, test = textclf.stratified_split(labels, seed=1, valid=0.2, test=0.2)
+    train, valid, test = classify.stratified_split(labels, seed=1, valid=0.2, test=0.2)
     assert sorted(np.concatenate([train, valid, test]).tolist()) == list(range(100))
     assert len(train) == 60 and len(valid) == 20 and len(test) == 20
     assert (labels.iloc[valid] == "a").sum() == 12 and (labels.iloc[test] == "b").sum() == 6
@@ -102,78 +103,78 @@ def test_details_classifier_reads_size_and_variation_and_weighs_classes():
     data = catalogue().assign(size=sizes,
                               variation_type=["Scent"] * 6 + ["Size"] * 6 + ["Color"] * 6 + ["Size"] * 12,
                               highlights="Vegan", ingredients="Water, Glycerin")
-    text, labels = textclf.product_text(data), textclf.category_labels(data, min_products=1)["primary"]
-    model = textclf.tfidf_classifier("details", C=10.0, class_weight="balanced").fit(text, labels)
+    text, labels = classify.product_text(data), classify.category_labels(data, min_products=1)["primary"]
+    model = classify.tfidf_classifier("details", C=10.0, class_weight="balanced").fit(text, labels)
     assert model.named_steps["model"].class_weight == "balanced"
     features = model.named_steps["features"].get_feature_names_out()
     assert "pack__size_> 8 oz" in features and "pack__variation_Color" in features
     # a product with a name that says nothing: its size and variation place it
-    unknown = textclf.product_text(pd.DataFrame({"name": ["Nameless"], "size": ["0.1 oz"],
+    unknown = classify.product_text(pd.DataFrame({"name": ["Nameless"], "size": ["0.1 oz"],
                                                  "variation_type": ["Color"]}))
     assert model.predict(unknown)[0] == "Makeup"
 
 
-@pytest.mark.skipif(not os.environ.get(datasets.MIRROR_ENV), reason="no local mirror of the real data")
+@pytest.mark.skipif(not os.environ.get(sources.MIRROR_ENV), reason="no local mirror of the real data")
 def test_details_classifier_converges_on_real_products():
     # the notebook's hardest fit, on a sample: weak regularisation, balanced weights, field dropout
-    products = datasets.load_sephora_products()
-    labels = textclf.category_labels(products)
+    products = sources.load_sephora_products()
+    labels = classify.category_labels(products)
     sample = labels[labels["primary"].notna()].groupby("primary").sample(150, random_state=0).index
-    text, secondary = textclf.product_text(products.loc[sample]), labels.loc[sample, "secondary"]
-    x, y = textclf.with_names_only_copies(text, secondary)
+    text, secondary = classify.product_text(products.loc[sample]), labels.loc[sample, "secondary"]
+    x, y = classify.with_names_only_copies(text, secondary)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        model = textclf.tfidf_classifier("details", C=30.0, class_weight="balanced").fit(x, y)
+        model = classify.tfidf_classifier("details", C=30.0, class_weight="balanced").fit(x, y)
     assert model.named_steps["model"].n_iter_[0] < 1000
     assert (model.predict(text) == secondary.to_numpy()).mean() > 0.9  # it fits its own training data
 
 
 def test_a_tiny_classifier_labels_an_obvious_new_product(fitted):
-    out = textclf.label_products(["Jasmine Eau de Parfum", "Shine Shampoo", "Red Lipstick"], model=fitted)
+    out = classify.label_products(["Jasmine Eau de Parfum", "Shine Shampoo", "Red Lipstick"], model=fitted)
     assert out["primary"].tolist() == ["Fragrance", "Hair", "Makeup"]
     assert out["primary_probability"].between(0, 1).all()
     # the secondary category always lies under the predicted primary one
-    assert all(s.startswith(p + textclf.SEP) for p, s in zip(out["primary"], out["secondary"], strict=True))
+    assert all(s.startswith(p + classify.SEP) for p, s in zip(out["primary"], out["secondary"], strict=True))
 
 
 def test_save_and_load_round_trip(fitted, tmp_path):
-    path = textclf.save_classifier(fitted, tmp_path / "clf.joblib")
+    path = classify.save_classifier(fitted, tmp_path / "clf.joblib")
     assert [p.name for p in tmp_path.iterdir()] == ["clf.joblib"]  # no temporary file left behind
     names = ["Rose Body Lotion", "Night Eye Cream"]
-    before = textclf.label_products(names, brands=["X", None], model=fitted)
-    after = textclf.label_products(names, brands=["X", None], model=path)
+    before = classify.label_products(names, brands=["X", None], model=fitted)
+    after = classify.label_products(names, brands=["X", None], model=path)
     pd.testing.assert_frame_equal(before, after)
     with pytest.raises(ValueError, match="secondary"):
-        textclf.save_classifier({"primary": fitted["primary"]}, tmp_path / "half.joblib")
+        classify.save_classifier({"primary": fitted["primary"]}, tmp_path / "half.joblib")
 
 
 def test_label_products_says_what_is_wrong(fitted, tmp_path):
     with pytest.raises(TypeError, match=r"wrap it in a list"):
-        textclf.label_products("Rose Eau de Parfum", model=fitted)
+        classify.label_products("Rose Eau de Parfum", model=fitted)
     with pytest.raises(ValueError, match=r"names\[1\].*non-empty name"):
-        textclf.label_products(["Shampoo", "  "], model=fitted)
+        classify.label_products(["Shampoo", "  "], model=fitted)
     with pytest.raises(ValueError, match="brands has 1 entries but names has 2"):
-        textclf.label_products(["Shampoo", "Lipstick"], brands=["X"], model=fitted)
+        classify.label_products(["Shampoo", "Lipstick"], brands=["X"], model=fitted)
     with pytest.raises(FileNotFoundError, match="11_product_classification"):
-        textclf.label_products(["Shampoo"], model=tmp_path / "missing.joblib")
+        classify.label_products(["Shampoo"], model=tmp_path / "missing.joblib")
     with pytest.raises(TypeError, match="load_classifier"):
-        textclf.label_products(["Shampoo"], model={"primary": "not a model"})
+        classify.label_products(["Shampoo"], model={"primary": "not a model"})
 
 
 def test_macro_f1_and_per_class_score_only_the_given_labels():
     truth = ["a", "a", "b", "other"]
     pred = ["a", "b", "b", "a"]
-    assert textclf.macro_f1(truth, pred, ["a", "b"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
-    table = textclf.per_class(truth, pred, ["a", "b"])
+    assert classify.macro_f1(truth, pred, ["a", "b"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    table = classify.per_class(truth, pred, ["a", "b"])
     assert table.loc["a", "precision"] == 1.0 and table.loc["a", "recall"] == 0.5
     assert table["products"].tolist() == [2, 1]
 
 
 def test_keras_text_model_has_two_heads():
-    model = textclf.keras_text_model("cnn", seq_len=6, vocab_size=20, n_primary=5, n_secondary=7,
+    model = classify.keras_text_model("cnn", seq_len=6, vocab_size=20, n_primary=5, n_secondary=7,
                                      dim=4, units=4)
     primary, secondary = model.predict(np.ones((3, 6), dtype="int32"), verbose=0)
     assert primary.shape == (3, 5) and secondary.shape == (3, 7)
     np.testing.assert_allclose(primary.sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="lstm' or 'cnn"):
-        textclf.keras_text_model("gru", 6, 20, 5, 7)
+        classify.keras_text_model("gru", 6, 20, 5, 7)

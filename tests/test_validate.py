@@ -1,4 +1,4 @@
-"""utils.validate on a hostile set of REES46-style CSVs and on in-memory frames."""
+"""utils.data.validate on a hostile set of REES46-style CSVs and on in-memory frames."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from utils import validate as v
-from utils.validate import (
-    COLUMNS,
-    REASONS,
-    Deduplicator,
-    ValidationError,
-    validate_csv,
-    validate_events,
-)
+from utils.data import validate as v
+from utils.data.schema import COLUMNS, ValidationError
+from utils.data.validate import REASONS, Deduplicator, validate_csv, validate_events
 
 HEADER = ",".join(COLUMNS)
 GOOD = ("2019-12-01 00:00:00 UTC,view,5712790,1487580005268456287,,f.o.x,6.27,576802932,"

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from utils import config
+from utils.core import config
 
 
 def _profile_option(parser: argparse.ArgumentParser) -> None:
@@ -29,16 +29,16 @@ def _profile_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _notebooks(args) -> list[Path]:
-    from utils import pipeline
+    from utils.report import notebooks
 
-    return pipeline.select(pipeline.discover(), getattr(args, "only", None),
+    return notebooks.select(notebooks.discover(), getattr(args, "only", None),
                            getattr(args, "start", None))
 
 
 def report(args) -> int:
     from jupyter_client.kernelspec import NoSuchKernel
 
-    from utils import pipeline
+    from utils.report import pipeline
 
     notebooks = _notebooks(args)
     checks = pipeline.check_data(args.profile, notebooks)
@@ -66,7 +66,7 @@ def report(args) -> int:
 
 
 def check(args) -> int:
-    from utils import pipeline
+    from utils.report import pipeline
 
     checks = pipeline.check_data(args.profile, _notebooks(args))
     print(pipeline.describe_checks(checks))
@@ -77,41 +77,41 @@ def check(args) -> int:
 
 
 def fetch(args) -> int:
-    from utils import datasets
+    from utils.data import sources
 
     if args.all == bool(args.names):
         print("error: name one or more datasets, or pass --all", file=sys.stderr)
         return 2
-    unknown = [n for n in args.names if n not in datasets.REGISTRY]
+    unknown = [n for n in args.names if n not in sources.REGISTRY]
     if unknown:
-        print(f"error: unknown dataset(s) {unknown}; known: {', '.join(datasets.REGISTRY)}",
+        print(f"error: unknown dataset(s) {unknown}; known: {', '.join(sources.REGISTRY)}",
               file=sys.stderr)
         return 2
-    names = args.names or [n for n, s in datasets.REGISTRY.items() if not s.shipped]
+    names = args.names or [n for n, s in sources.REGISTRY.items() if not s.shipped]
     failed = 0
     for name in names:
         try:
-            path = datasets.fetch(name)
+            path = sources.fetch(name)
             if args.to:  # fill a mirror folder: the same relative paths as the cache
-                target = Path(args.to) / datasets.REGISTRY[name].relpath
+                target = Path(args.to) / sources.REGISTRY[name].relpath
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
                 path = target
             print(f"{name:<26} ok: {path}")
-        except datasets.DownloadError as exc:
+        except sources.DownloadError as exc:
             failed += 1
             print(f"{name:<26} FAILED: {exc}")
     return 1 if failed else 0
 
 
 def convert_rees46(args) -> int:
-    from utils import datasets
-    from utils.validate import ValidationError
+    from utils.data import rees46
+    from utils.data.schema import ValidationError
 
     try:
-        result = datasets.convert_rees46(args.source, args.out)
+        result = rees46.convert_rees46(args.source, args.out)
         status = 0
-    except datasets.NothingConverted as exc:
+    except rees46.NothingConverted as exc:
         result, status = exc.report, 1
         print(f"error: {exc}", file=sys.stderr)
     except (ValidationError, FileNotFoundError) as exc:

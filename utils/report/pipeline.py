@@ -1,7 +1,7 @@
 """Execute the numbered notebooks in order with papermill, check the data they need first, and
 build the HTML report. The `beauty` command (utils.cli) is the way in:
 
-    beauty report --profile smoke            # everything (`python -m utils.pipeline` does the same)
+    beauty report --profile smoke            # everything
     beauty report --only 03-05               # a subset (03, 04 and 05)
     beauty report --from 04                  # resume from 04 onwards
     beauty check --profile full              # is every file the profile needs here?
@@ -14,81 +14,22 @@ report reads for run times and status. This is the one module that names noteboo
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils import config
-from utils.metrics import write_json_atomic
-
-NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
+from utils.core import config
+from utils.core.files import write_json_atomic
+from utils.report.notebooks import notebook_knobs
 
 
 class NotebookFailed(RuntimeError):
     """A notebook raised: the message names the notebook, the cell and the executed copy."""
 
 
-def discover(folder: Path | None = None) -> list[Path]:
-    """Numbered notebooks in order; a duplicate number is an error, not a silent choice."""
-    folder = folder or config.NOTEBOOKS_DIR
-    found = sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
-    numbers = [p.name[:2] for p in found]
-    duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"two notebooks share the number(s) {duplicates} in {folder}; renumber one")
-    return found
-
-
-def select(notebooks: list[Path], only: str | None = None, start: str | None = None) -> list[Path]:
-    """Filter by ``only`` ("03", "03-05" or "01,04") and/or ``start`` ("04": 04 and later)."""
-    chosen = notebooks
-    if only:
-        wanted: set[int] = set()
-        for part in only.split(","):
-            match = re.fullmatch(r"\s*(\d{1,2})\s*(?:-\s*(\d{1,2}))?\s*", part)
-            if not match:
-                raise ValueError(f"--only {only!r}: expected numbers like 03, 03-05 or 01,04")
-            low = int(match.group(1))
-            high = int(match.group(2) or low)
-            wanted.update(range(low, high + 1))
-        chosen = [p for p in chosen if int(p.name[:2]) in wanted]
-    if start:
-        if not start.strip().isdigit():
-            raise ValueError(f"--from {start!r}: expected a notebook number like 04")
-        chosen = [p for p in chosen if int(p.name[:2]) >= int(start)]
-    if not chosen:
-        names = ", ".join(p.stem for p in notebooks) or "none"
-        raise ValueError(f"no notebook matches --only {only!r} --from {start!r}; notebooks: {names}")
-    return chosen
-
-
-def notebook_knobs(notebook: Path, profile: str) -> dict:
-    """The knobs ``notebook`` runs with under ``profile``: the literals of its parameters cell,
-    with the profile's overrides applied (and type-checked), without executing the notebook."""
-    import ast
-
-    import nbformat
-
-    cells = [c for c in nbformat.read(notebook, as_version=4).cells
-             if "parameters" in c.metadata.get("tags", [])]
-    namespace = {}
-    for statement in ast.parse(cells[0].source if cells else "").body:
-        try:
-            namespace[statement.targets[0].id] = ast.literal_eval(statement.value)
-        except (AttributeError, ValueError) as exc:
-            raise ValueError(f"{notebook.name}, parameters cell, line {statement.lineno}: "
-                             "expected `knob = literal` (a number, string, bool, None, list or "
-                             "dict), so that profiles can be checked without running the "
-                             "notebook.") from exc
-    namespace["profile"] = profile
-    config.apply_profile(notebook.stem, namespace)
-    return namespace
-
-
 # What a notebook reads besides earlier notebooks' outputs, given its knobs: (dataset, required).
-# A dataset is a utils.datasets.REGISTRY name, or "rees46_raw" for the Kaggle CSVs a user puts in
+# A dataset is a utils.data.sources.REGISTRY name, or "rees46_raw" for the Kaggle CSVs a user puts in
 # data/raw/rees46/. Without an optional one the notebook falls back to the simulator and says so.
 DATA_NEEDS = {
     "01_data_collection": lambda k: (
@@ -118,7 +59,7 @@ class DataCheck:
 def check_data(profile: str, notebooks: list[Path]) -> list[DataCheck]:
     """Find (and fetch into the cache, where a download or mirror can) every file ``notebooks``
     need under ``profile``. Fails fast on a bad profile; never raises for missing data."""
-    from utils import datasets
+    from utils.data import rees46, sources
 
     config.load_profile(profile)
     checks = []
@@ -128,17 +69,17 @@ def check_data(profile: str, notebooks: list[Path]) -> list[DataCheck]:
         for dataset, required in rule(knobs) if rule else []:
             check = DataCheck(notebook.stem, dataset, required)
             try:
-                found = (datasets.rees46_files() if dataset == "rees46_raw"
-                         else [datasets.fetch(dataset)])
+                found = (rees46.rees46_files() if dataset == "rees46_raw"
+                         else [sources.fetch(dataset)])
                 check.path = ", ".join(str(f) for f in found)
             except FileNotFoundError as exc:  # the REES46 folder is empty
                 check.problem = str(exc)
-            except datasets.DownloadError as exc:
-                source = datasets.REGISTRY[dataset]
+            except sources.DownloadError as exc:
+                source = sources.REGISTRY[dataset]
                 check.problem = (
                     f"{exc}\nGet it: `beauty fetch {dataset}` where the network reaches its "
                     f"source, or put the file at {config.data_dir('external') / source.relpath}, "
-                    f"or set ${datasets.MIRROR_ENV} to a folder holding {source.relpath}.")
+                    f"or set ${sources.MIRROR_ENV} to a folder holding {source.relpath}.")
             checks.append(check)
     return checks
 
@@ -194,7 +135,7 @@ def execute(notebook: Path, profile: str, kernel: str, output_dir: Path) -> Note
 
 def run_pipeline(profile: str, notebooks: list[Path], kernel: str = config.KERNEL_NAME) -> list[NotebookRun]:
     """Execute notebooks in order, stopping at the first failure; always rebuild the report."""
-    from utils import report
+    from utils.report import page
 
     config.profile_path(profile)  # an unknown profile fails before anything runs
     config.load_profile(profile)
@@ -215,7 +156,7 @@ def run_pipeline(profile: str, notebooks: list[Path], kernel: str = config.KERNE
             print(f"      done in {result.seconds:.1f} s", flush=True)
     finally:
         record_runs(profile, runs)
-        report.build_report()
+        page.build_report()
     return runs
 
 
@@ -227,9 +168,3 @@ def record_runs(profile: str, runs: list[NotebookRun]) -> None:
         log["notebooks"][run.notebook] = {**run.__dict__, "profile": profile}
     log["last_profile"] = profile
     write_json_atomic(path, log)
-
-
-if __name__ == "__main__":
-    from utils.cli import main
-
-    sys.exit(main(["report", *sys.argv[1:]]))

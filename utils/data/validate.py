@@ -4,7 +4,7 @@ One set of checks serves three callers:
 
 - ``read_events_csv`` streams a (possibly huge) REES46 CSV in blocks, plain or compressed (see
   CSV_FORMS), and yields (typed clean rows, quarantined rows) per block;
-  ``utils.datasets.convert_rees46`` uses it;
+  ``utils.data.rees46.convert_rees46`` uses it;
 - ``validate_csv`` does the same for one file that fits in memory and returns DataFrames;
 - ``validate_events`` checks an in-memory DataFrame (e.g. the simulator's output, notebook 03).
 
@@ -34,26 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-COLUMNS = (
-    "event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
-    "user_id", "user_session",
-)
-EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
-DEFAULT_BLOCK_SIZE = 32 << 20  # bytes of CSV per block (~250k REES46 rows)
+from utils.data.schema import COLUMNS, EVENT_TYPES, SCHEMA, TIME_FORMAT, ValidationError
 
-# The typed schema of clean events (Parquet files and DataFrames follow it).
-SCHEMA = pa.schema([
-    ("event_time", pa.timestamp("s", tz="UTC")),
-    ("event_type", pa.dictionary(pa.int8(), pa.string())),
-    ("product_id", pa.int64()),
-    ("category_id", pa.int64()),
-    ("category_code", pa.dictionary(pa.int32(), pa.string())),
-    ("brand", pa.dictionary(pa.int32(), pa.string())),
-    ("price", pa.float64()),
-    ("user_id", pa.int64()),
-    ("user_session", pa.string()),
-])
+DEFAULT_BLOCK_SIZE = 32 << 20  # bytes of CSV per block (~250k REES46 rows)
 
 # Reasons a row is rejected. A row gets the first one that applies, in this order, so each row is
 # counted exactly once. Code 0 means "kept".
@@ -82,12 +65,6 @@ QUARANTINE_COLUMNS = ("source_file", "line", "reason", *COLUMNS, "extra_fields")
 _INT64_MAX = "9223372036854775807"
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _NAN_INF = r"(?i)^[+-]?(nan|inf|infinity)$"
-
-
-class ValidationError(ValueError):
-    """Data that cannot be used as it is: a wrong header, an unreadable or truncated file, a value
-    of the wrong type or out of range. Every loader raises this one class, and its message names
-    the file, the line or row, the column where known, and the fix."""
 
 
 EARLIEST_EVENT = "2000-01-01"  # no e-commerce log of this project's kind is older

@@ -16,9 +16,9 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import log_loss, roc_auc_score
 
-from utils.config import one_openmp_thread
-from utils.features import NUMERIC_FEATURES
-from utils.models import build_sequence_model
+from utils.core.config import one_openmp_thread
+from utils.data.features import NUMERIC_FEATURES
+from utils.models.sequence import build_sequence_model
 
 SEQUENCE_INPUTS = ("event_type", "category", "brand", "numeric")
 BUCKETS = (4, 8, 16, 32)
@@ -66,7 +66,7 @@ def _bucketed(arrays, user, index, extras=(), batch_size=512, seed=None):
     length = arrays["length"][index]
     if (length < 1).any():
         raise ValueError(f"{int((length < 1).sum())} sessions have no events; every session needs "
-                         "at least one input event (see utils.sessions.purchase_task)")
+                         "at least one input event (see utils.data.sessions.purchase_task)")
     max_len = arrays["event_type"].shape[1]
     edges = [b for b in BUCKETS if b < max_len] + [max_len]
     parts, order, n_batches, low = [], [], 0, 0
@@ -280,11 +280,11 @@ def _fit(kind, config, data, seed, epochs, patience, batch_size, log_dir, ratio)
 
 def speed_report() -> str:
     """Sessions trained per second for each model (05's recorded metrics) and the run times of
-    notebooks 04-06 (reports/runs.json), as printed by ``python -m utils.train``."""
+    notebooks 04-06 (reports/runs.json), as printed by ``python -m utils.models.train``."""
     import json
 
-    from utils import config
-    from utils.metrics import read_metrics
+    from utils.core import config
+    from utils.core.recorder import read_metrics
 
     runs_path = config.reports_dir() / "runs.json"
     runs = json.loads(runs_path.read_text(encoding="utf-8"))["notebooks"] if runs_path.is_file() else {}

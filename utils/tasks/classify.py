@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils import config
+from utils.core import config
 
 PRIMARY = ("Skincare", "Makeup", "Hair", "Fragrance", "Bath & Body")
 # Sephora's other primary categories are shop sections, not kinds of product: a mini lipstick

@@ -2,7 +2,7 @@
 
 The page links each executed notebook (rendered to HTML), shows its recorded metrics and
 parameters as tables, its run time and its figures as thumbnails. It uses relative links only,
-so it opens from disk in any browser. ``python -m utils.report`` rebuilds it without running
+so it opens from disk in any browser. ``python -m utils.report.page`` rebuilds it without running
 anything.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-from utils import config
-from utils.metrics import git_commit, package_versions
-from utils.pipeline import discover
+from utils.core import config
+from utils.core.recorder import git_commit, package_versions
+from utils.report.notebooks import discover
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from utils import config
-from utils.config import one_openmp_thread
+from utils.core import config
+from utils.core.config import one_openmp_thread
 
 SEASON = 7  # shop demand repeats weekly
 

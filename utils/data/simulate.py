@@ -23,7 +23,7 @@ How a shop is made, in brief:
   again (these sessions are generated in a few vectorised "generations").
 
 Everything is NumPy/pandas array code (loops run only over categories or generations), and a seed
-fixes every table. Run ``python -m utils.simulate --benchmark`` for the speed figures.
+fixes every table. Run ``python -m utils.data.simulate --benchmark`` for the speed figures.
 """
 
 from __future__ import annotations
@@ -364,7 +364,7 @@ def read_shop(folder: str | os.PathLike) -> Shop:
     if missing:
         raise FileNotFoundError(
             f"{folder} is not a simulated shop: {', '.join(m + '.parquet' for m in missing)} "
-            "missing. Write one with utils.simulate.write_shop(simulate_shop(...), folder)."
+            "missing. Write one with utils.data.simulate.write_shop(simulate_shop(...), folder)."
         )
     tables = {n: pd.read_parquet(folder / f"{n}.parquet") for n in Shop.TABLES}
     for name in ("events", "session_truth", "reviews"):  # Parquet has no second resolution
@@ -513,7 +513,7 @@ def catalogue_from_sephora(product_info: pd.DataFrame, n_products: int | None = 
     if n_products is not None and n_products < len(df):
         pick = np.random.default_rng(seed).choice(len(df), n_products, replace=False)
         df = df.iloc[np.sort(pick)].reset_index(drop=True)
-    # plain strings: utils.datasets.load_sephora_products gives the categories as categoricals
+    # plain strings: utils.data.sources.load_sephora_products gives the categories as categoricals
     levels = df[["primary_category", "secondary_category", "tertiary_category"]].astype("string")
     codes = _slug(levels.primary_category)
     for col in ("secondary_category", "tertiary_category"):

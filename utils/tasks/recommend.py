@@ -18,7 +18,7 @@ The protocol is the one of docs/DESIGN.md and of the published Amazon Beauty tab
   (non-padded) positions only. ``train_recurrent`` streams batches through ``tf.data`` and
   stops early on validation NDCG@10.
 
-``python -m utils.recsys --benchmark --seeds 3`` trains every model on Amazon Beauty and writes
+``python -m utils.tasks.recommend --benchmark --seeds 3`` trains every model on Amazon Beauty and writes
 reports/metrics/benchmark_recsys.json.
 """
 
@@ -37,7 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 import tensorflow as tf
 
-from utils import config, metrics
+from utils.core import config, files, recorder
 
 KS = (5, 10, 20)
 SELECTION_METRIC = "NDCG@10"
@@ -459,7 +459,7 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
     untied GRU compared on the first seed. Writes ``out`` (default
     reports/metrics/benchmark_recsys.json) after every run, so a crash keeps what was done;
     ``resume`` keeps the runs already in ``out`` (same settings only) and does the rest."""
-    from utils.datasets import load_amazon_beauty
+    from utils.data.sources import load_amazon_beauty
 
     out = out or config.reports_dir("metrics") / "benchmark_recsys.json"
     split = leave_one_out(load_amazon_beauty())
@@ -470,15 +470,15 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
     done = {(r["model"], r["seed"]) for r in runs}
 
     def save():
-        payload = {"command": " ".join(["python -m utils.recsys", *sys.argv[1:]]),
+        payload = {"command": " ".join(["python -m utils.tasks.recommend", *sys.argv[1:]]),
                    "dataset": f"amazon_beauty ({split.n_users} users, {split.n_items} items)",
                    "protocol": "leave-one-out; test target ranked against all items, items in "
                                "the user's history excluded (never the target); mean over users",
                    "settings": settings, "summary": summarise(runs), "runs": runs,
                    "published_s3rec": {k: {"HR@10": h, "NDCG@10": n}
                                        for k, (h, n) in PUBLISHED.items()},
-                   "git_commit": metrics.git_commit(), "packages": metrics.package_versions()}
-        metrics.write_json_atomic(out, metrics.to_jsonable(payload))
+                   "git_commit": recorder.git_commit(), "packages": recorder.package_versions()}
+        files.write_json_atomic(out, files.to_jsonable(payload))
 
     for baseline in (MostPopular(), Markov()):
         if (baseline.name, None) in done:
@@ -521,7 +521,7 @@ def previous_runs(path, settings: dict) -> list[dict]:
     if not path.exists():
         return []
     recorded = json.loads(path.read_text())
-    if recorded["settings"] != metrics.to_jsonable(settings):
+    if recorded["settings"] != files.to_jsonable(settings):
         raise ValueError(f"{path} was written with other settings ({recorded['settings']}); "
                          f"rerun with the same options, or without --resume to start afresh")
     return recorded["runs"]
@@ -560,7 +560,7 @@ def format_table(summary: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m utils.recsys",
+        prog="python -m utils.tasks.recommend",
         description="Train the baselines and the recurrent recommenders on Amazon Beauty and "
                     "write reports/metrics/benchmark_recsys.json.")
     parser.add_argument("--benchmark", action="store_true", help="run the benchmark")

@@ -99,7 +99,7 @@ class SequenceEncoder:
         unknown = ~kinds.isin(list(EVENT_CODES))
         if unknown.any():
             raise ValueError(f"unknown event types {sorted(set(kinds[unknown]))}; expected "
-                             f"{list(EVENT_CODES)} (validate events with utils.validate first)")
+                             f"{list(EVENT_CODES)} (validate events with utils.data.validate first)")
         arrays["event_type"][row, col] = kinds.map(EVENT_CODES).to_numpy(np.int32)[keep]
         arrays["category"][row, col] = codes(inputs["category_id"], self.categories)[keep]
         arrays["brand"][row, col] = codes(inputs["brand"].astype("string"), self.brands)[keep]

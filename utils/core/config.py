@@ -7,7 +7,7 @@ Environment variables (all optional):
 - ``BEAUTY_WORKDIR``: where ``data/`` and ``reports/`` live. Default: the project root. Tests
   point it at a temporary folder so they never touch a researcher's results.
 - ``BEAUTY_DATA_MIRROR``: a local folder or URL holding copies of the public datasets
-  (see ``utils.datasets``).
+  (see ``utils.data.sources``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 PARAMS_DIR = NOTEBOOKS_DIR / "params"
 DEFAULT_PROFILE = "workshop"

@@ -9,20 +9,16 @@ from these files only.
 from __future__ import annotations
 
 import json
-import math
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
-from utils import config
+from utils.core import config
+from utils.core.files import to_jsonable, write_json_atomic
 
 TRACKED_PACKAGES = (
     "tensorflow", "keras", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "papermill",
@@ -53,37 +49,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def to_jsonable(value):
-    """Plain JSON types from NumPy scalars/arrays and nested containers; NaN and inf become None."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r}")
 
 
 @dataclass
@@ -142,7 +107,7 @@ def start_run(notebook: str, namespace: dict, data_source: str | None = None) ->
 
 def active_run() -> Run:
     if _active is None:
-        raise RuntimeError("no run started: call utils.metrics.start_run(<notebook>, globals()) first")
+        raise RuntimeError("no run started: call utils.core.recorder.start_run(<notebook>, globals()) first")
     return _active
 
 

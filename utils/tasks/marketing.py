@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from utils.config import one_openmp_thread
-from utils.features import demographics
+from utils.core.config import one_openmp_thread
+from utils.data.features import demographics
 
 # Effects of a contact on P(buy) for segments made from behaviour, used when the data has no
 # simulator truth (real data): browsers need a nudge, repeat buyers would buy anyway.

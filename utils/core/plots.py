@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from utils import config
-from utils.metrics import active_run
+from utils.core import config
+from utils.core.recorder import active_run
 
 PALETTE = ["#8c2d5a", "#2d6a8c", "#d08c3a", "#4f8c2d", "#7a5aa6", "#8c8c8c"]
 
