@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from utils.core import config
-from utils.core.recorder import active_run
+from utils.core.recorder import active_run, set_key_figure
 
 PALETTE = ["#8c2d5a", "#2d6a8c", "#d08c3a", "#4f8c2d", "#7a5aa6", "#8c8c8c"]
 
@@ -17,8 +17,9 @@ def use_house_style() -> None:
                          "axes.titleweight": "bold"})
 
 
-def savefig(fig, name: str) -> str:
-    """Save ``fig`` as reports/figures/<notebook>/<name>.png and return the path.
+def savefig(fig, name: str, key: bool = False) -> str:
+    """Save ``fig`` as reports/figures/<notebook>/<name>.png and return the path; ``key=True``
+    makes it the notebook's key figure, shown at readable size beside its headline tables.
 
     Every figure must have a title and labelled axes; a missing label is an error here rather
     than an unreadable plot in the report.
@@ -34,4 +35,6 @@ def savefig(fig, name: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=110)
+    if key:
+        set_key_figure(name)
     return str(path)

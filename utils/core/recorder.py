@@ -61,6 +61,8 @@ class Run:
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     values: dict = field(default_factory=dict)
     fallbacks: list = field(default_factory=list)  # data the notebook could not get, and what it used
+    headlines: list = field(default_factory=list)  # names of the values the report opens with
+    key_figure: str | None = None  # the figure the report shows at readable size
 
     @property
     def path(self) -> Path:
@@ -74,6 +76,8 @@ class Run:
             "seed": self.params.get("seed"),
             "data_source": self.data_source,
             "fallbacks": self.fallbacks,
+            "headlines": self.headlines,
+            "key_figure": self.key_figure,
             "parameters": self.params,
             "git_commit": git_commit(),
             "packages": package_versions(),
@@ -111,10 +115,24 @@ def active_run() -> Run:
     return _active
 
 
-def record(name: str, value) -> None:
-    """Record one headline number (or a small table as a dict) for the active notebook."""
+def record(name: str, value, headline: bool = False) -> None:
+    """Record one number, an interval ({"value", "ci_low", "ci_high"}) or a small table as a dict
+    ({row: {column: value}}, e.g. models as rows and metrics as columns) for the active notebook.
+
+    ``headline=True`` marks one of the notebook's one or two headline comparisons: the report
+    opens with them, as tables, before any other value.
+    """
     run = active_run()
     run.values[name] = to_jsonable(value)
+    if headline and name not in run.headlines:
+        run.headlines.append(name)
+    write_json_atomic(run.path, run.payload())
+
+
+def set_key_figure(name: str) -> None:
+    """Mark the saved figure ``name`` as the notebook's key figure (shown large in the report)."""
+    run = active_run()
+    run.key_figure = name
     write_json_atomic(run.path, run.payload())
 
 
