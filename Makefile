@@ -15,8 +15,8 @@ ENV_READY := kernel
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel report check-data test test-fast lab lint strip clean distclean \
-	benchmark-data benchmark-study benchmark-recsys
+.PHONY: help setup hooks kernel report results check-data test test-fast lab lint strip clean \
+	distclean benchmark-data benchmark-study benchmark-recsys
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,7 +29,16 @@ $(VENV)/.installed: pyproject.toml
 	$(MAKE) --no-print-directory kernel PY=$(PY)
 	touch $@
 
-setup: $(ENV_READY) ## create .venv, install the project and register its Jupyter kernel
+setup: $(ENV_READY) hooks ## create .venv, install the project, its Jupyter kernel and git hooks
+
+# The hooks (.pre-commit-config.yaml) call the tools in .venv: installed only in a git checkout
+# of the project that has one.
+hooks: $(ENV_READY) ## install the git pre-commit hooks: strip outputs, ruff, notebook checks
+	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1 || [ -n "$$(git rev-parse --show-prefix)" ]; then \
+		echo "not the top of a git checkout: pre-commit hooks not installed"; \
+	elif [ ! -x $(VENV)/bin/python ]; then \
+		echo "no $(VENV) (the hooks call its tools): pre-commit hooks not installed"; \
+	else $(VENV)/bin/python -m pre_commit install || echo "warning: pre-commit hooks not installed"; fi
 
 kernel: ## register the project's Jupyter kernel (beauty-behaviour) in the environment
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) \
@@ -37,6 +46,9 @@ kernel: ## register the project's Jupyter kernel (beauty-behaviour) in the envir
 
 report: $(ENV_READY) ## execute every notebook and build reports/index.html (PROFILE=workshop)
 	$(PY) -m utils report --profile $(PROFILE)
+
+results: $(ENV_READY) ## write docs/results.md from the headline values of the last run in reports/
+	$(PY) -m utils results
 
 check-data: $(ENV_READY) ## is every data file the profile needs here? says what to fetch and where
 	$(PY) -m utils check --profile $(PROFILE)
@@ -48,15 +60,13 @@ test-fast: $(ENV_READY) ## run the unit tests only (no notebook execution)
 	$(PY) -m pytest tests -m "not slow"
 
 benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 conversion (20M rows)
-	$(PY) -m utils.data.simulate --benchmark
-	$(PY) -m utils.data.rees46 --benchmark-rees46 --rows 20000000
+	$(PY) -m utils benchmark data --rows 20000000
 
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
-	$(PY) -m utils report --profile $(PROFILE) --only 04-06
-	$(PY) -m utils.models.train
+	$(PY) -m utils benchmark study --profile $(PROFILE)
 
 benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
-	$(PY) -m utils.tasks.recommend --benchmark --seeds 3
+	$(PY) -m utils benchmark recsys --seeds 3
 
 lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
 	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks

@@ -25,7 +25,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv(sources.MIRROR_ENV, str(tmp_path / "empty-mirror"))
 
 
-@pytest.mark.parametrize("command", [[], ["report"], ["check"], ["fetch"], ["convert-rees46"]])
+# every subcommand, and every subcommand of one (tests/test_docs.py checks the list is complete)
+HELP_COMMANDS = [[], ["report"], ["check"], ["fetch"], ["convert-rees46"], ["results"], ["benchmark"],
+                 ["benchmark", "data"], ["benchmark", "study"], ["benchmark", "recsys"]]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS)
 def test_every_subcommand_has_help(command):
     result = subprocess.run([sys.executable, "-m", "utils", *command, "--help"],
                             capture_output=True, text=True, cwd=config.PROJECT_ROOT)
@@ -136,9 +141,10 @@ def test_convert_rees46_prints_its_accounting_as_json(tmp_path, capsys):
         + "2019-12-01 00:00:09 UTC,click,1,2,,,1.0,3,s\n")
     (folder / "notes.txt").write_text("not data\n")
     out = tmp_path / "parquet"
-    with pytest.warns(UserWarning, match="notes.txt"):
-        assert cli.main(["convert-rees46", str(folder), "--out", str(out), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    assert cli.main(["convert-rees46", str(folder), "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning:" in captured.err and "notes.txt" in captured.err
+    result = json.loads(captured.out)
     assert result["rows_read"] == 6 and result["rows_kept"] == 4
     assert result["duplicates_removed"] == 1 and result["rows_quarantined"] == 1
     assert sum(result["quarantined_by_reason"].values()) == 1

@@ -36,3 +36,16 @@ def test_bootstrap_weights_are_resamples_of_n():
     weights = evaluate.bootstrap_weights(50, 7, seed=0)
     assert weights.shape == (7, 50) and (weights.sum(1) == 50).all()
     assert (evaluate.bootstrap_weights(50, 7, seed=0) == weights).all()
+
+
+def test_compare_to_zero_reads_the_interval_not_the_point():
+    assert evaluate.compare_to_zero({"difference": 0.01, "ci_low": 0.002, "ci_high": 0.02}) == "above"
+    assert evaluate.compare_to_zero({"difference": -0.01, "ci_low": -0.02, "ci_high": -0.001}) == "below"
+    # a positive difference whose interval reaches below zero is no gain
+    assert evaluate.compare_to_zero({"difference": 0.01, "ci_low": -0.001, "ci_high": 0.02}) == "within"
+    assert evaluate.compare_to_zero({"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0}) == "within"
+    y = (np.arange(200) % 4 == 0).astype(int)
+    good = y + np.random.default_rng(0).normal(0, 0.3, 200)
+    poor = np.random.default_rng(1).random(200)
+    assert evaluate.compare_to_zero(evaluate.paired_auc_difference(y, good, poor, n_boot=50)) == "above"
+    assert evaluate.compare_to_zero(evaluate.paired_auc_difference(y, poor, good, n_boot=50)) == "below"

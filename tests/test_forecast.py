@@ -1,10 +1,16 @@
 """Demand forecasting and category trends: series building, metric formulas on hand cases, the
-baselines, windowing, the backtest's view of the past only, intervals, stock and trend tools."""
+baselines, windowing, the LSTM notebooks 09 and 10 show being the one that is trained, the
+backtest's view of the past only, intervals, stock and trend tools."""
+
+import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import keyword_of_calls, notebook_definition
+from utils.data.schema import ValidationError
+from utils.models import forecaster
 from utils.tasks import forecast as fc
 
 DAYS = pd.date_range("2020-01-06", periods=35, freq="D", name="date")  # starts on a Monday
@@ -43,8 +49,10 @@ def test_category_falls_back_to_the_code_then_unknown():
 
 
 def test_missing_column_error_names_the_column_and_the_fix():
-    with pytest.raises(ValueError, match=r"no column 'category'.*with_category"):
+    with pytest.raises(ValidationError, match=r"no column\(s\) \['category'\].*with_category"):
         fc.daily_units(events_table(), by="category")
+    with pytest.raises(ValidationError, match=r"products has no column\(s\) \['product_id'\]"):
+        fc.with_category(events_table(), pd.DataFrame({"top": ["hair"]}))
 
 
 def test_weekly_sums_complete_weeks_ending_on_the_last_day():
@@ -147,6 +155,45 @@ def test_lstm_forecaster_runs_and_is_reproducible():
     np.testing.assert_allclose(runs[0], runs[1], rtol=1e-4)
 
 
+# --- the LSTM notebooks 09 and 10 show is the LSTM that is trained -------------------------
+
+
+FORECAST_NOTEBOOKS = ["09_demand_forecasting.ipynb", "10_category_trends.ipynb"]
+
+
+@pytest.mark.parametrize("notebook", FORECAST_NOTEBOOKS)
+def test_notebook_defines_the_library_forecaster(notebook):
+    library = inspect.getsource(forecaster.build_forecaster).rstrip("\n")
+    shown, first_line = notebook_definition(notebook, "build_forecaster")
+    assert shown == library, (
+        f"build_forecaster in notebooks/{notebook} differs from utils/models/forecaster.py; "
+        "change both the same way")
+    assert first_line.startswith("# the same function is in utils/models/forecaster.py")
+
+
+@pytest.mark.parametrize("notebook", FORECAST_NOTEBOOKS)
+def test_notebook_trains_its_lstms_with_its_builder(notebook):
+    given = keyword_of_calls(notebook, "lstm_forecaster", "build_model")
+    assert given and set(given) == {"build_forecaster"}, given
+
+
+def test_lstm_forecaster_builds_its_model_with_the_builder_it_is_given():
+    calls, built = [], []
+
+    def recording_builder(lookback, n_features, horizon, **kwargs):
+        calls.append((lookback, n_features, horizon, kwargs))
+        built.append(forecaster.build_forecaster(lookback, n_features, horizon, **kwargs))
+        return built[-1]
+
+    history = frame(np.random.default_rng(0).poisson(4, (21, 2)), columns=("a", "b"))
+    forecast = fc.lstm_forecaster(lookback=7, units=3, epochs=1, batch_size=8,
+                                  build_model=recording_builder)
+    for _ in range(2):  # a second origin reuses the model from its initial weights
+        assert forecast(history, 3).shape == (3, 2)
+    assert calls == [(7, 3, 3, {"units": 3})]  # 3 features: the value, weekday sine and cosine
+    assert forecast.model is built[0] and len(forecast.losses) == 2
+
+
 # --- backtest -------------------------------------------------------------------------------
 
 
@@ -185,6 +232,21 @@ def test_score_matches_the_metric_functions():
     assert table["MASE"] == pytest.approx(fc.mase(actual, forecast, series.iloc[:28]).mean())
     assert table["sMAPE"] == pytest.approx(fc.smape(actual, forecast))
     assert table["bias"] == pytest.approx(fc.bias(actual, forecast))
+
+
+def test_mase_by_forecast_averages_to_the_score_and_intervals_surround_it():
+    rng = np.random.default_rng(5)
+    series = frame(rng.poisson(5, (35, 3)), columns=("a", "b", "c"))
+    methods = {"naive": fc.seasonal_naive, "mean": fc.moving_average}
+    results = fc.backtest(series, methods, horizon=7, origins=[21, 28], progress=False)
+    table = fc.mase_by_forecast(results)
+    assert table.shape == (6, 2)  # (2 origins x 3 series) forecasts x 2 methods
+    np.testing.assert_allclose(table.mean(), fc.score(results)["MASE"].reindex(table.columns))
+    means = fc.bootstrap_means(table, n_boot=200)
+    assert (means["ci_low"] <= means["value"]).all() and (means["value"] <= means["ci_high"]).all()
+    same = fc.paired_difference(table, "naive", "naive", n_boot=50)
+    assert same["difference"] == same["ci_low"] == same["ci_high"] == 0
+    assert same["n_forecasts"] == 6
 
 
 # --- intervals and stock --------------------------------------------------------------------

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from utils.data.schema import ValidationError
 from utils.tasks import marketing
 
 EFFECTS = {"keen": 0.3, "flat": 0.0, "sleeping dog": -0.2}
@@ -121,7 +122,7 @@ def test_campaign_effects_differ_by_segment():
 
 
 def test_campaign_errors_name_the_problem():
-    with pytest.raises(KeyError, match=r"base_prob.*Add or rename"):
+    with pytest.raises(ValidationError, match=r"base_prob.*Add or rename"):
         marketing.simulate_campaign(population().drop(columns="base_prob"), EFFECTS)
     with pytest.raises(KeyError, match="sleeping dog"):
         marketing.simulate_campaign(population(), {"keen": 0.1, "flat": 0.0})
@@ -168,7 +169,7 @@ def test_user_features_by_hand():
     assert f.loc[7, "share_skincare"] == pytest.approx(2 / 3)
     assert f.loc[9, ["sessions", "purchases", "spend"]].tolist() == [0, 0, 0]  # no events
     assert f.loc[9, "age"] == 50 and f.loc[8, "gender_M"] == 1
-    with pytest.raises(KeyError, match="price"):
+    with pytest.raises(ValidationError, match="price"):
         marketing.user_features(events.drop(columns="price"), [7])
 
 

@@ -1,19 +1,26 @@
 """Unit tests of utils.models.evaluate (metrics, intervals, paired comparison), utils.models.train (class
 balancing, configurations, the tf.data pipeline, predictions, the study) and utils.models.sequence, on tiny
-synthetic inputs built here. TensorFlow-heavy tests are marked slow."""
+synthetic inputs built here; and the proof that notebook 05 shows the model that is trained.
+TensorFlow-heavy tests are marked slow."""
 
+import ast
+import inspect
 import json
 import math
 
+import nbformat
 import numpy as np
 import pytest
 
+from utils.core.config import NOTEBOOKS_DIR
 from utils.data.features import EVENT_CODES, NUMERIC_FEATURES
-from utils.models import evaluate, train
+from utils.models import evaluate, sequence, train
 from utils.models.sequence import SEQUENCE_KINDS, build_sequence_model
 
 VOCAB = {"event_type": len(EVENT_CODES) + 1, "category": 6, "brand": 4}
 N_NUMERIC = len(NUMERIC_FEATURES)
+CLASSIC_CONFIG = {"units": 128, "dropout": 0.0, "l2": 0.0, "learning_rate": 1e-3}
+NOTEBOOK_05 = NOTEBOOKS_DIR / "05_rnn_vs_lstm.ipynb"
 
 
 def random_arrays(n: int, max_len: int, seed: int = 0, min_len: int = 1) -> dict:
@@ -205,11 +212,38 @@ def test_sample_configs_seeded_and_first_replaced():
             assert type(v) in (int, float)  # plain Python numbers (JSON, Keras)
     json.dumps(a)
     assert any(train.sample_configs(5, seed=s) != a for s in range(4, 10))
-    first = dict(train.CLASSIC_CONFIG)
+    first = dict(CLASSIC_CONFIG)
     b = train.sample_configs(5, seed=3, first=first)
     assert b[0] == first and b[0] is not first
     assert b[1:] == a[1:]
     assert train.sample_configs(0, seed=3, first=first) == []
+    # another space (a baseline's): its settings, drawn the same way
+    space = {"C": [0.01, 0.1, 1.0], "penalty": ["l2"]}
+    c = train.sample_configs(6, seed=3, space=space)
+    assert c == train.sample_configs(6, seed=3, space=space)
+    assert all(set(config) == {"C", "penalty"} and config["C"] in space["C"] for config in c)
+    assert len({config["C"] for config in c}) > 1
+
+
+def test_fit_balanced_weights_a_model_and_the_last_step_of_a_pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + rng.normal(size=400) > 1.6).astype(int)  # about 1 in 10 positive
+    plain = LogisticRegression().fit(x, y)
+    weighted = train.fit_balanced(LogisticRegression(), x, y)
+    # balanced weights raise the predicted share of positives towards one half
+    assert weighted.predict_proba(x)[:, 1].mean() > 0.3 > plain.predict_proba(x)[:, 1].mean()
+    weights, _ = train.balance_weights(y)
+    expected = LogisticRegression().fit(x, y, sample_weight=weights)
+    np.testing.assert_allclose(weighted.coef_, expected.coef_)
+    pipeline = train.fit_balanced(make_pipeline(StandardScaler(), LogisticRegression()), x, y)
+    expected = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        x, y, logisticregression__sample_weight=weights)
+    np.testing.assert_allclose(pipeline[-1].coef_, expected[-1].coef_)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,19 +334,30 @@ def _cart_task(n=400, max_len=4, seed=0):
     }
 
 
+def _build_logistic(kind, seed, **config):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    assert kind == "logistic"
+    return make_pipeline(StandardScaler(), LogisticRegression(**config))
+
+
 @pytest.mark.slow
 def test_run_study_on_a_cart_task():
     data = _cart_task()
     assert 0.3 < data["labels"].mean() < 0.7
-    results, predictions = train.run_study(data, ["logistic", "lstm"], n_trials=1, n_seeds=2, epochs=2,
-                                           patience=1, batch_size=16)
+    results, predictions = train.run_study(
+        data, ["logistic", "lstm"], n_trials=1, n_seeds=2, epochs=2, patience=1, batch_size=16,
+        build_model=build_sequence_model, first_config=CLASSIC_CONFIG,
+        build_baseline=_build_logistic, baseline_space={"logistic": {"C": [1.0]}})
     assert set(results) == {"logistic", "lstm"}
     for kind, r in results.items():
         assert r.kind == kind
         assert len(r.val_auc) == 2 and len(r.models) == 2 and len(r.seconds) == 2
         assert len(r.trials) == 1 and r.trials[0][0] == r.best_config
         assert all(0 <= a <= 1 for a in r.val_auc)
-    assert results["lstm"].best_config == train.CLASSIC_CONFIG
+    assert results["lstm"].best_config == CLASSIC_CONFIG
     assert results["lstm"].history is not None and "val_auc" in results["lstm"].history
     assert results["logistic"].history is None
     assert min(results["logistic"].val_auc) > 0.9
@@ -334,6 +379,107 @@ def test_run_study_on_a_cart_task():
                                & (predictions["split"] == "validation")]
             auc = roc_auc_score(data["labels"][rows["session"]], rows["prob"])
             assert auc == pytest.approx(r.val_auc[seed], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_run_study_trains_the_models_its_builders_return():
+    # the builders record every model they hand out; the study must train and return exactly those
+    data = _cart_task(n=120)
+    built, baselines = [], []
+
+    def recording_builder(kind, vocab_sizes, n_numeric, n_user_features, **config):
+        assert (vocab_sizes, n_numeric, n_user_features) == (VOCAB, N_NUMERIC, 0)
+        model = build_sequence_model(kind, vocab_sizes, n_numeric, n_user_features, **{**config, "units": 4})
+        built.append((kind, config, model))
+        return model
+
+    def recording_baseline(kind, seed, **config):
+        model = _build_logistic(kind, seed, **config)
+        baselines.append((kind, seed, config, model))
+        return model
+
+    first = {"units": 128, "dropout": 0.0, "l2": 0.0, "learning_rate": 3e-3}
+    results, _ = train.run_study(
+        data, ["logistic", "gru"], n_trials=2, n_seeds=2, epochs=1, patience=1, batch_size=32,
+        build_model=recording_builder, first_config=first,
+        build_baseline=recording_baseline, baseline_space={"logistic": {"C": [0.1, 1.0, 10.0]}})
+
+    # two trials, then the chosen configuration once more with seed 1
+    gru = results["gru"]
+    assert [(kind, config) for kind, config, _ in built[:2]] == [("gru", first), ("gru", gru.trials[1][0])]
+    chosen = int(np.argmax([auc for _, auc in gru.trials]))
+    assert built[2][:2] == ("gru", gru.best_config) == ("gru", gru.trials[chosen][0])
+    assert len(built) == 3
+    assert gru.models[0] is built[chosen][2] and gru.models[1] is built[2][2]
+    for model in gru.models:  # what the builder made: its layers, its head, trained
+        layers = {type(layer).__name__ for layer in model.layers}
+        assert "GRU" in layers and not layers & {"LSTM", "SimpleRNN", "Conv1D"}
+        assert model.get_layer("gru").units == 4
+        head = model.get_layer("purchase")
+        assert head.units == 2 and head.get_config()["activation"] == "softmax"
+        assert model.optimizer.iterations.numpy() > 0
+
+    logistic = results["logistic"]
+    assert [(kind, seed) for kind, seed, _, _ in baselines] == [("logistic", 0)] * 2 + [("logistic", 1)]
+    chosen = int(np.argmax([auc for _, auc in logistic.trials]))
+    assert logistic.models[0] is baselines[chosen][3] and logistic.models[1] is baselines[2][3]
+    assert baselines[2][2] == logistic.best_config
+    assert hasattr(logistic.models[1][-1], "coef_")  # fitted
+
+
+def test_run_study_needs_a_baseline_builder_for_its_baselines():
+    with pytest.raises(ValueError, match=r"baselines \['logistic'\] need build_baseline"):
+        train.run_study(_cart_task(n=40), ["logistic"], 1, 1, 1, 1, 8, build_model=build_sequence_model,
+                        baseline_space={"logistic": {"C": [1.0]}})
+
+
+# --------------------------------------------------------------------------------------------
+# notebook 05 shows the model that is trained
+
+
+def _notebook_cell_defining(name: str):
+    """The code cell of notebook 05 that defines ``name`` (a function or a variable), parsed."""
+    nb = nbformat.read(NOTEBOOK_05, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or name not in cell.source:
+            continue
+        tree = ast.parse(cell.source)
+        for node in tree.body:
+            defined = ([node.name] if isinstance(node, ast.FunctionDef) else
+                       [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+            if name in defined:
+                return cell.source, tree, node
+    raise AssertionError(f"{NOTEBOOK_05.name} has no code cell defining {name}")
+
+
+def test_notebook_05_shows_the_builder_of_utils_models_sequence():
+    source, tree, function = _notebook_cell_defining("build_sequence_model")
+    assert ast.get_source_segment(source, function) == inspect.getsource(build_sequence_model).rstrip("\n"), (
+        "the build_sequence_model cell of notebook 05 and utils/models/sequence.py differ: make them "
+        "the same function again")
+    assert source.splitlines()[0].startswith("# the same function is in utils/models/sequence.py")
+    # the module-level values the function reads are the same in both places
+    used = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)}
+    assigned = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    for name in used & set(assigned):
+        assert ast.literal_eval(assigned[name]) == getattr(sequence, name), name
+    assert "EMBEDDING_SIZES" in assigned
+
+
+def test_notebook_05_hands_its_builders_to_the_study():
+    nb = nbformat.read(NOTEBOOK_05, as_version=4)
+    calls = [node for cell in nb.cells if cell.cell_type == "code" and "run_study" in cell.source
+             for node in ast.walk(ast.parse(cell.source))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "run_study"]
+    assert len(calls) == 1
+    given = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
+    assert given["build_model"] == "build_sequence_model"
+    assert given["build_baseline"] == "build_baseline" and given["baseline_space"] == "baseline_space"
+    assert given["first_config"] == "classic_config"
+    _, _, classic = _notebook_cell_defining("classic_config")
+    assert ast.literal_eval(classic.value) == CLASSIC_CONFIG  # the classic LSTM(128) setting, Adam at 1e-3
+    _notebook_cell_defining("build_baseline")
 
 
 # --------------------------------------------------------------------------------------------

@@ -333,8 +333,23 @@ def test_unknown_choices_are_explained(workdir, kwargs, message):
         collect.collect(**kwargs)
 
 
-def test_load_interim_names_the_notebook_to_run(workdir):
-    with pytest.raises(FileNotFoundError, match="03_preprocessing"):
+def test_a_table_is_written_whole_or_not_at_all(workdir):
+    import pyarrow as pa
+
+    table = pd.DataFrame({"x": [1, 2]})
+    path = collect.write_table(table, "events")
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        collect.write_table(pd.DataFrame({"x": [1, "two"]}), "events")  # Arrow refuses mixed types
+    pd.testing.assert_frame_equal(pd.read_parquet(path), table)  # the earlier table is intact
+    assert [p.name for p in path.parent.iterdir()] == ["events.parquet"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the mode a plain open() gives
+
+
+def test_load_interim_names_the_missing_file_and_its_step(workdir):
+    with pytest.raises(FileNotFoundError, match=r"clean_events.parquet is missing: the cleaning "
+                                                r"step writes it.*docs/DESIGN.md"):
         collect.load_interim("clean_events")
-    with pytest.raises(FileNotFoundError, match="01_data_collection"):
+    with pytest.raises(FileNotFoundError, match=r"source.json is missing: the collection step"):
         collect.read_source_info()

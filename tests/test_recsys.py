@@ -1,13 +1,20 @@
 """Next-item recommendation: the metric formula, the split, history exclusion, the loss masking,
-the baselines, a tiny training run, and the same code on a file the project has never seen."""
+the baselines, a tiny training run, the model notebook 07 shows being the one that is trained,
+and the same code on a file the project has never seen."""
 
+import inspect
 import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from tests.helpers import keyword_of_calls, notebook_definition
+from utils.core import config
+from utils.data.schema import ValidationError
 from utils.data.sources import load_amazon_beauty
+from utils.models import recommender
 from utils.tasks import recommend
 
 
@@ -75,6 +82,22 @@ def test_target_ranks_leaves_the_scores_untouched():
     assert np.isfinite(scores).all()
 
 
+def test_intervals_surround_the_metrics_and_a_model_equals_itself():
+    rng = np.random.default_rng(0)
+    ranks = {"a": rng.integers(0, 30, 400), "b": rng.integers(0, 60, 400)}
+    table = recommend.metrics_with_ci(ranks, n_boot=200)
+    for name, model_ranks in ranks.items():
+        plain = recommend.ranking_metrics(model_ranks)
+        for metric in ("HR@10", "NDCG@10", "MRR"):
+            cell = table[name][metric]
+            assert cell["value"] == pytest.approx(plain[metric])
+            assert cell["ci_low"] < cell["value"] < cell["ci_high"]
+    same = recommend.paired_difference(ranks["a"], ranks["a"], n_boot=50)
+    assert same["difference"] == same["ci_low"] == same["ci_high"] == 0
+    better = recommend.paired_difference(ranks["a"], ranks["b"], "HR@10", n_boot=200)
+    assert better["ci_low"] > 0 and better["p_not_better"] == 0  # ranks of a are half of b's
+
+
 # --- split and history mask ----------------------------------------------------------------
 
 
@@ -137,21 +160,20 @@ def test_markov_is_perfect_on_a_deterministic_chain():
 
 
 def test_loss_uses_real_positions_only():
-    import tensorflow as tf
-
-    model = recommend.RecurrentRecommender(n_items=6, cell="gru", dim=4, dropout=0.0)
+    model = recommender.build_recommender(n_items=6, cell="gru", dim=4, dropout=0.0)
+    encoder, scores = recommend.model_parts(model)
     items = np.array([[0, 0, 1, 2, 3], [0, 4, 5, 6, 1]], dtype=np.int32)
     targets = np.array([[0, 0, 2, 3, 4], [0, 5, 6, 1, 2]], dtype=np.int32)
-    loss = float(model.masked_loss(items, targets))
+    loss = float(recommend.masked_loss(encoder, scores, items, targets))
 
     # more padding in front changes nothing
     padded = np.pad(items, ((0, 0), (3, 0))), np.pad(targets, ((0, 0), (3, 0)))
-    assert float(model.masked_loss(*padded)) == pytest.approx(loss, rel=1e-5)
+    assert float(recommend.masked_loss(encoder, scores, *padded)) == pytest.approx(loss, rel=1e-5)
 
-    # the same number by hand: mean cross-entropy over the 7 real positions
-    hidden = model(items).numpy()
+    # the same number by hand from the whole model's scores: mean cross-entropy over the 7 real
+    # positions
     real = targets > 0
-    logits = model.logits(tf.constant(hidden[real])).numpy()
+    logits = model(items).numpy()[real]
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     by_hand = -log_probs[np.arange(real.sum()), targets[real] - 1].mean()
     assert loss == pytest.approx(by_hand, rel=1e-5)
@@ -159,12 +181,29 @@ def test_loss_uses_real_positions_only():
 
 @pytest.mark.parametrize("tied", [True, False])
 def test_model_scores_every_item(tied):
-    model = recommend.RecurrentRecommender(n_items=6, cell="lstm", dim=4, tied=tied)
-    scores = model.score([np.array([1, 2]), np.array([3])])
+    model = recommender.build_recommender(n_items=6, cell="lstm", dim=4, tied=tied)
+    scores = recommend.NextItemScorer(model).score([np.array([1, 2]), np.array([3])])
     assert scores.shape == (2, 6) and np.isfinite(scores).all()
-    # the NumPy scoring path equals the TensorFlow one
-    hidden = model(np.array([[1, 2]], dtype=np.int32))[:, -1]
-    assert np.allclose(scores[0], model.logits(hidden).numpy()[0], atol=1e-5)
+    # the scorer gives the whole model's scores after the last item
+    assert np.allclose(scores[0], model(np.array([[1, 2]], dtype=np.int32)).numpy()[0, -1],
+                       atol=1e-5)
+    # tied: the output reuses the embeddings, so only the bias adds weights
+    output = model.get_layer("scores")
+    assert (output.bias.shape == (6,)) if tied else (output.kernel.shape == (4, 6))
+
+
+def test_a_builder_without_the_named_layers_is_refused_with_the_fix():
+    import keras
+
+    def unnamed(n_items, **kwargs):
+        items = keras.Input((None,), dtype="int32")
+        return keras.Model(items, keras.layers.Embedding(n_items + 1, 4)(items))
+
+    split = recommend.leave_one_out({u: [1, 2, 3, 4] for u in range(4)})
+    with pytest.raises(ValueError, match="named 'state'.*utils/models/recommender.py"):
+        recommend.train_recommender(split, build_model=unnamed, epochs=1)
+    with pytest.raises(ValueError, match="cell must be one of gru, lstm, rnn"):
+        recommend.train_recommender(split, cell="transformer", epochs=1)
 
 
 def test_training_pipeline_trims_padding_and_keeps_every_target():
@@ -185,14 +224,65 @@ def test_tiny_gru_learns_a_sequential_pattern_and_beats_most_popular():
     sequences = {u: [int(cycle[(s + t) % 40]) for t in range(8)]
                  for u, s in enumerate(rng.integers(0, 40, 400))}
     split = recommend.leave_one_out(sequences)
-    result = recommend.train_recurrent(split, cell="gru", dim=16, dropout=0.0, learning_rate=0.02,
-                                    batch_size=64, epochs=15, patience=3, seed=0)
-    gru = recommend.evaluate(result.model, split, "test")
+    result = recommend.train_recommender(split, cell="gru", dim=16, dropout=0.0,
+                                         learning_rate=0.02, batch_size=64, epochs=15, patience=3,
+                                         seed=0)
+    gru = recommend.evaluate(result.scorer, split, "test")
     popular = recommend.evaluate(recommend.MostPopular().fit(split), split, "test")
     assert gru["NDCG@10"] > popular["NDCG@10"] + 0.3
     assert gru["HR@10"] > 0.8
     assert result.history and result.best_epoch >= 1
     assert all("valid_NDCG@10" in h for h in result.history)
+
+
+# --- the model notebook 07 shows is the model that is trained ------------------------------
+
+
+NOTEBOOK_07 = "07_recommendation.ipynb"
+
+
+@pytest.mark.parametrize("name", ["TiedScores", "build_recommender"])
+def test_notebook_07_defines_the_library_model(name):
+    library = inspect.getsource(getattr(recommender, name)).rstrip("\n")
+    shown, first_line = notebook_definition(NOTEBOOK_07, name)
+    assert shown == library, (
+        f"{name} in notebooks/{NOTEBOOK_07} differs from utils/models/recommender.py; change both "
+        "the same way")
+    assert first_line.startswith("# the same code is in utils/models/recommender.py")
+
+
+def test_notebook_07_trains_with_its_builder():
+    given = keyword_of_calls(NOTEBOOK_07, "train_recommender", "build_model")
+    assert given and set(given) == {"build_recommender"}, given
+
+
+def test_training_builds_its_model_with_the_builder_it_is_given():
+    calls, built = [], []
+
+    def recording_builder(n_items, **kwargs):
+        calls.append((n_items, kwargs))
+        built.append(recommender.build_recommender(n_items, **kwargs))
+        return built[-1]
+
+    split = recommend.leave_one_out({u: [1 + (u + t) % 7 for t in range(5)] for u in range(12)})
+    result = recommend.train_recommender(split, build_model=recording_builder, cell="lstm", dim=4,
+                                         dropout=0.1, tied=False, batch_size=8, epochs=1)
+    assert calls == [(split.n_items, {"cell": "lstm", "dim": 4, "dropout": 0.1, "tied": False})]
+    assert result.model is built[0] and result.scorer.model is built[0]  # trained and ranked
+    assert len(result.history) == 1
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_shop_purchases_without_a_column_name_the_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "data_dir", lambda stage: tmp_path)
+    pd.DataFrame({"event_time": [1], "event_type": ["purchase"], "product_id": [1]}).to_parquet(
+        tmp_path / "clean_events.parquet")
+    pd.DataFrame({"product_id": [1]}).to_parquet(tmp_path / "products.parquet")
+    with pytest.raises(ValidationError, match=r"clean_events.parquet has no column\(s\) "
+                                              r"\['user_id'\].*Rerun the collection and cleaning"):
+        recommend.load_shop_purchases()
 
 
 # --- a dataset of the same format that the project has never seen -------------------------

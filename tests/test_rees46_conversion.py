@@ -76,6 +76,14 @@ def test_parquet_rows_are_counted_back_and_a_difference_raises(tmp_path, monkeyp
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
 
+def test_the_quarantine_file_may_not_lie_in_the_folder_each_conversion_replaces(tmp_path):
+    (tmp_path / "2019-Dec.csv").write_text(csv_text([event()]))
+    with pytest.raises(ValueError, match=r"lies inside out_dir .*out_quarantine.parquet"):
+        rees46.convert_rees46(tmp_path / "2019-Dec.csv", tmp_path / "out",
+                              quarantine_path=tmp_path / "out" / "quarantine.parquet")
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Every file read or named
 

@@ -1,13 +1,19 @@
-"""The smoke pipeline end to end, and the HTML report it builds."""
+"""The HTML report: its tables from recorded values (fast), and the smoke pipeline end to end
+with the page it builds, checked in a real browser (slow)."""
 
-import html
+import importlib.util
 import json
 import os
-import shutil
+import struct
 import subprocess
 import sys
+import zlib
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+import nbformat
 import pytest
+from markupsafe import escape
 
 from utils.core import config
 from utils.core.recorder import read_metrics
@@ -20,19 +26,122 @@ def test_flatten_turns_nested_metrics_into_dotted_rows():
     assert page.format_value(0.123456) == "0.1235" and page.format_value(None) == ""
 
 
-def test_models_with_the_same_metrics_are_compared_side_by_side():
-    recorded = {"auc": 0.8, "rnn": {"auc": 0.81, "f1": 0.5}, "lstm": {"auc": 0.83, "f1": 0.4},
-                "ceiling": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95},
-                "mase": {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}, "n": 3}, "deep": {"a": {"b": [1]}}}
-    tables = page.comparisons(recorded)
-    assert tables == [("", ["auc", "f1"], {"rnn": recorded["rnn"], "lstm": recorded["lstm"]}),
-                      ("mase", ["cat"], {"lstm": {"cat": 0.9}, "naive": {"cat": 1.0}})]
-    html_table = page.comparison_table(*tables[0])
-    assert "<th>rnn</th><td class=\"num\">0.81</td><td class=\"num\">0.5</td>" in html_table
-    assert page.comparison_table(*tables[1]).startswith("<table class=\"comparison\"><tr><th>mase</th>")
+def test_cells_show_intervals_and_spreads_over_seeds():
+    assert page.format_cell({"value": 0.87, "ci_low": 0.8531, "ci_high": 0.8917}) == "0.870 [0.853, 0.892]"
+    assert page.format_cell({"mean_over_seeds": 0.8123, "std_over_seeds": 0.0104}) == "0.812 ± 0.010"
+    both = {"value": 0.87, "ci_low": 0.85, "ci_high": 0.89, "mean_over_seeds": 0.86, "std_over_seeds": 0.01}
+    assert page.format_cell(both) == "0.870 [0.850, 0.890]\nseeds: 0.860 ± 0.010"
+    assert page.format_cell(12) == "12" and page.format_cell(None) == "n/a"
+    assert page.format_cell(2.5e-5) == "2.5e-05"
+
+
+def test_each_shape_of_headline_becomes_a_table():
     interval = {"value": 0.87, "ci_low": 0.85, "ci_high": 0.89}
-    assert page.format_cell(interval) == "0.87 [0.85, 0.89]"
-    assert page.comparisons({"rnn": {"auc": interval}}) == [("", ["auc"], {"rnn": {"auc": interval}})]
+    metrics = {"auc": 0.8, "ceiling": interval,
+               "paired": {"difference": 0.02, "ci_low": -0.01, "ci_high": 0.05},
+               "rnn": {"auc": 0.7, "f1": 0.5}, "lstm": {"auc": interval, "f1": 0.6},
+               "models": {"rnn": {"auc": interval, "f1": 0.5}, "lstm": {"auc": 0.83, "loss": 0.4}, "n": 300}}
+    names = ["auc", "ceiling", "paired", "rnn", "lstm", "models", "never recorded"]
+    single, paired, rows, table = page.headline_tables(metrics, names)
+    # consecutive single values share one table, a row each; so do rows with the same columns
+    assert single == {"caption": None, "columns": ["value"], "notes": [],
+                      "rows": [("auc", ["0.800"]), ("ceiling", ["0.870 [0.850, 0.890]"])]}
+    assert paired["columns"] == ["difference", "ci_low", "ci_high"] and paired["rows"] == [
+        ("paired", ["0.020", "-0.010", "0.050"])]
+    assert rows["columns"] == ["auc", "f1"] and rows["rows"] == [
+        ("rnn", ["0.700", "0.500"]), ("lstm", ["0.870 [0.850, 0.890]", "0.600"])]
+    # a dict of dicts: a row per model, a column per metric; plain entries become notes
+    assert table["caption"] == "models" and table["columns"] == ["auc", "f1", "loss"]
+    assert table["rows"] == [("rnn", ["0.870 [0.850, 0.890]", "0.500", ""]), ("lstm", ["0.830", "", "0.400"])]
+    assert table["notes"] == [("n", "300")]
+
+
+def tiny_png(width: int = 4, height: int = 3) -> bytes:
+    """A valid grey PNG, so the fake report holds real images."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def fake_metrics(notebook: str, metrics: dict, headlines=(), key_figure=None, fallbacks=()) -> dict:
+    return {"notebook": notebook, "metrics": metrics, "profile": "smoke", "seed": 0,
+            "data_source": "simulated", "fallbacks": list(fallbacks), "headlines": list(headlines),
+            "key_figure": key_figure, "parameters": {"epochs": 2, "source": "simulated"},
+            "git_commit": "abc123", "packages": {}, "started_at": "2026-01-01T00:00:00+00:00",
+            "wall_time_s": 1.5}
+
+
+@pytest.fixture
+def fake_report(tmp_path, monkeypatch):
+    """A work folder with two notebooks' results: one marked its headlines and key figure (and
+    records names that need escaping), the other only recorded raw values."""
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    (tmp_path / "notebooks").mkdir()
+    for stem, title in [("01_models", "01 Models <compared>"), ("02_raw", "02 Raw values")]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}")])
+        nbformat.write(nb, tmp_path / "notebooks" / f"{stem}.ipynb")
+    reports = tmp_path / "reports"
+    (reports / "executed").mkdir(parents=True)
+    nbformat.write(nb, reports / "executed" / "02_raw.ipynb")  # the one that ran far enough
+    for stem, names in [("01_models", ["roc_curve", "loss_curves"]), ("02_raw", ["histogram"])]:
+        (reports / "figures" / stem).mkdir(parents=True)
+        for name in names:
+            (reports / "figures" / stem / f"{name}.png").write_bytes(tiny_png())
+    (reports / "metrics").mkdir()
+    models = {"rnn": {"roc_auc": {"value": 0.87, "ci_low": 0.8531, "ci_high": 0.8917}},
+              "lstm": {"roc_auc": {"mean_over_seeds": 0.8123, "std_over_seeds": 0.0104}}}
+    first = fake_metrics("01_models", {"test_metrics": models, "n_sessions": 1200, "<b>raw</b>": 1.0},
+                         headlines=["test_metrics"], key_figure="roc_curve",
+                         fallbacks=["reviews were <simulated>"])
+    second = fake_metrics("02_raw", {"rows": 10, "share_of_purchases": 0.25})
+    for payload in (first, second):
+        (reports / "metrics" / f"{payload['notebook']}.json").write_text(json.dumps(payload))
+    runs = {"last_profile": "smoke", "notebooks": {
+        "01_models": {"notebook": "01_models", "status": "ok", "seconds": 3.0, "profile": "smoke",
+                      "finished_at": "2026-01-01T00:00:03"},
+        "02_raw": {"notebook": "02_raw", "status": "failed", "seconds": 1.0, "profile": "smoke",
+                   "finished_at": "2026-01-01T00:00:04", "error": "ValueError: <bad> column"}}}
+    (reports / "runs.json").write_text(json.dumps(runs))
+    return page.build_report().read_text(encoding="utf-8")
+
+
+def test_the_page_opens_with_the_findings_as_tables(fake_report):
+    index = fake_report
+    findings = index.index('<section id="findings">')
+    first, second = index.index('id="findings-01_models"'), index.index('id="findings-02_raw"')
+    details = index.index('<section id="notebooks">')
+    assert findings < first < second < details
+    assert index.find("<details class=\"raw-values\">") > details  # every raw list after the findings
+    headline = index[first:second]
+    assert "<caption>test_metrics</caption>" in headline
+    assert '<tr><th>rnn</th><td class="num">0.870 [0.853, 0.892]</td></tr>' in headline
+    assert '<tr><th>lstm</th><td class="num">0.812 ± 0.010</td></tr>' in headline
+    assert '<p class="fallback">Fallback: reviews were &lt;simulated&gt;</p>' in headline
+    # the key figure at full width, linked to its PNG; not repeated in the gallery
+    assert '<a href="figures/01_models/roc_curve.png"><img src="figures/01_models/roc_curve.png"' in headline
+    assert index.count("figures/01_models/roc_curve.png") == 2
+    assert 'src="figures/01_models/loss_curves.png"' in index[details:]
+    # the notebook without headlines says so, never an empty table
+    assert 'class="no-headlines">No headlines recorded' in index[second:details]
+    assert "<table" not in index[second:details]
+
+
+def test_raw_values_are_collapsed_and_everything_is_escaped(fake_report):
+    index = fake_report
+    raw = index.split('<details class="raw-values">')
+    assert len(raw) == 3  # one collapsed list per notebook, none open
+    assert "<details open" not in index
+    assert "<td>n_sessions</td>" in raw[1] and "<td>test_metrics.rnn.roc_auc.value</td>" in raw[1]
+    assert '<details class="parameters">' in raw[1] and "<td>epochs</td>" in raw[1]
+    assert "<td>&lt;b&gt;raw&lt;/b&gt;</td>" in raw[1] and "<b>raw</b>" not in index
+    assert "01 Models &lt;compared&gt;" in index and "<compared>" not in index
+    assert '<pre class="error">ValueError: &lt;bad&gt; column</pre>' in index
+    assert index.count('class="executed"') == 1 and 'href="executed/02_raw.html"' in index
+    assert "Built " in index and "commit " in index and "profile smoke" in index and "tensorflow" in index
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +168,7 @@ def test_index_links_every_notebook_and_shows_its_metrics(smoke_report, monkeypa
         recorded = read_metrics(notebook.stem)
         assert recorded["profile"] == "smoke" and recorded["metrics"], notebook.stem
         for name, _ in page.flatten(recorded["metrics"]):
-            assert f"<td>{html.escape(name)}</td>" in index, (notebook.stem, name)
+            assert f"<td>{escape(name)}</td>" in index, (notebook.stem, name)
         for figure in (reports / "figures" / notebook.stem).glob("*.png"):
             assert f'src="figures/{notebook.stem}/{figure.name}"' in index
     runs = json.loads((reports / "runs.json").read_text())["notebooks"]
@@ -68,7 +177,7 @@ def test_index_links_every_notebook_and_shows_its_metrics(smoke_report, monkeypa
     classification = read_metrics("11_product_classification")
     if classification["metrics"]["review_texts"]["source"] == "simulated":
         assert classification["fallbacks"]
-        assert f'class="fallback">Fallback: {html.escape(classification["fallbacks"][0])}' in index
+        assert f'class="fallback">Fallback: {escape(classification["fallbacks"][0])}' in index
 
 
 @pytest.mark.slow
@@ -82,17 +191,54 @@ def test_primer_numpy_matches_keras(smoke_report, monkeypatch):
     assert far["LSTM, forget bias 3"] > 100 * far["RNN, W_hh scale 1.0"]
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NO_BROWSER = ("the browser test needs the system Chromium at /usr/bin/chromium (apt-get install chromium)"
+              if not CHROMIUM.is_file() else
+              "the browser test needs the playwright package (pip install -e '.[dev]')"
+              if importlib.util.find_spec("playwright") is None else "")
+
+# Every <img> that did not load, and every raw-value list or notebook that has no findings
+# entry (a headline table or the "no headlines" line) placed before it.
+PAGE_CHECKS = """() => {
+  const broken = [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);
+  const findings = document.querySelector('#findings');
+  const early = [...document.querySelectorAll('details.raw-values')]
+    .filter(d => !(findings.compareDocumentPosition(d) & Node.DOCUMENT_POSITION_FOLLOWING)
+                 || findings.contains(d)).length;
+  const entries = Object.fromEntries([...findings.querySelectorAll('article.finding')].map(
+    a => [a.id.replace('findings-', ''), a.querySelectorAll('table.headline, p.no-headlines').length]));
+  const executed = [...document.querySelectorAll('a.executed')].map(a => a.href);
+  return {broken, early, entries, executed, images: document.images.length};
+}"""
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
-def test_index_renders_in_headless_chromium(smoke_report, tmp_path):
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-         (smoke_report / "reports" / "index.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    ).stdout
-    assert 'class="metrics"' in dom and "00_rnn_lstm_primer" in dom
+@pytest.mark.skipif(bool(NO_BROWSER), reason=NO_BROWSER or "browser available")
+def test_index_in_a_real_browser(smoke_report):
+    from playwright.sync_api import sync_playwright
+
+    stems = [p.stem for p in notebooks.discover()]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page()
+            errors = []
+            tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            tab.goto((smoke_report / "reports" / "index.html").as_uri(), wait_until="load")
+            found = tab.evaluate(PAGE_CHECKS)
+            assert errors == [], errors
+            assert found["images"] > 0 and found["broken"] == [], found["broken"]
+            assert found["early"] == 0, "a raw-value list comes before the findings"
+            assert {stem: found["entries"].get(stem, 0) > 0 for stem in stems} == dict.fromkeys(stems, True)
+            assert sorted(Path(urlparse(href).path).stem for href in found["executed"]) == stems
+            for href in found["executed"]:
+                assert Path(unquote(urlparse(href).path)).is_file(), href
+                notebook_tab = browser.new_page()
+                notebook_tab.goto(href, wait_until="domcontentloaded")
+                assert notebook_tab.locator(".jp-Notebook, #notebook").count() > 0, href
+                notebook_tab.close()
+        finally:
+            browser.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from utils.data import schema, simulate
 from utils.data.simulate import (
     CATALOGUE_COLUMNS,
     EVENT_COLUMNS,
@@ -62,10 +65,11 @@ def _assert_same(left: pd.DataFrame, right: pd.DataFrame, name: str) -> None:
 
 def test_events_have_the_exact_rees46_schema(shop):
     e = shop.events
-    assert list(e.columns) == EVENT_COLUMNS
+    assert EVENT_COLUMNS is schema.COLUMNS and EVENT_TYPES is schema.EVENT_TYPES  # one schema
+    assert tuple(e.columns) == EVENT_COLUMNS
     assert str(e["event_time"].dtype) == "datetime64[s, UTC]"
     assert isinstance(e["event_type"].dtype, pd.CategoricalDtype)
-    assert list(e["event_type"].cat.categories) == EVENT_TYPES
+    assert tuple(e["event_type"].cat.categories) == EVENT_TYPES
     for col in ("product_id", "category_id", "user_id"):
         assert e[col].dtype == np.int64, col
     assert e["price"].dtype == np.float64
@@ -135,7 +139,7 @@ def test_marginals_fall_within_the_published_ranges(big):
 @pytest.mark.skipif(not REES46_SAMPLE.is_file(), reason=f"{REES46_SAMPLE} not present")
 def test_marginals_work_on_the_real_rees46_sample():
     real = pd.read_csv(REES46_SAMPLE)
-    assert list(real.columns) == EVENT_COLUMNS  # the simulator writes the same columns
+    assert tuple(real.columns) == EVENT_COLUMNS  # the simulator writes the same columns
     measured = marginals(real)
     assert set(measured) == set(PUBLISHED_MARGINALS)
     assert measured["category_code_missing_share"] > 0.8 and 0.4 < measured["share_view"] < 0.6
@@ -333,3 +337,25 @@ def test_write_and_read_round_trip(shop, tmp_path):
     assert back.params["seed"] == 7 and back.params["n_users"] == 8000
     with pytest.raises(FileNotFoundError, match="events.parquet"):
         read_shop(tmp_path)
+
+
+def test_a_catalogue_without_a_needed_column_is_bad_data():
+    catalogue = simulate_shop(n_users=50, n_days=7, seed=0).products.drop(columns="kind")
+    with pytest.raises(schema.ValidationError, match=r"the catalogue has no column\(s\) \['kind'\]"):
+        simulate_shop(n_users=50, n_days=7, catalogue=catalogue)
+    with pytest.raises(schema.ValidationError, match=r"product_info has no column\(s\) \['rating'\]"):
+        catalogue_from_sephora(pd.DataFrame(columns=["product_id", "product_name", "brand_name",
+                                                     "price_usd", "primary_category",
+                                                     "secondary_category", "tertiary_category",
+                                                     "loves_count"]))
+
+
+def test_the_package_exports_the_public_api_and_runs_as_a_command():
+    for name in ("simulate_shop", "Shop", "write_shop", "read_shop", "marginals",
+                 "compare_marginals", "catalogue_from_sephora", "bench_simulator",
+                 "PUBLISHED_MARGINALS", "MARGINAL_RANGES", "CATALOGUE_COLUMNS", "EVENT_COLUMNS",
+                 "EVENT_TYPES", "KINDS", "TOPS", "SEGMENTS", "ENGINE", "REGIONS"):
+        assert name in simulate.__all__ and hasattr(simulate, name), name
+    done = subprocess.run([sys.executable, "-m", "utils.data.simulate", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--benchmark" in done.stdout

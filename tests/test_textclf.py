@@ -1,5 +1,6 @@
-"""Product classification helpers: text assembly, labels, split, models, saving, labelling."""
+"""Product classification: text assembly, labels, split, models, training, saving, labelling."""
 
+import inspect
 import os
 import warnings
 
@@ -8,8 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+from tests.helpers import notebook_code, notebook_definition
+from utils.core import config
 from utils.data import sources
+from utils.data.schema import ValidationError
+from utils.models import text as text_models
 from utils.tasks import classify
+
+NOTEBOOK = config.NOTEBOOKS_DIR / "11_product_classification.ipynb"
 
 TRAIN = {
     "Fragrance": ["Rose Eau de Parfum", "Oud Eau de Parfum", "Citrus Eau de Toilette",
@@ -71,7 +78,7 @@ def test_pack_size_bands_ounces_millilitres_and_grams():
     assert classify.pack_size("100 mL") == "2-4 oz"  # no ounces given: 100 / 29.57 = 3.4 oz
     assert classify.pack_size("4.0 oz/ 120 g") == "2-4 oz"
     assert classify.pack_size("28 Pads") == "" and classify.pack_size(np.nan) == ""
-    with pytest.raises(ValueError, match="product_name"):
+    with pytest.raises(ValidationError, match="product_name"):
         classify.product_text(pd.DataFrame({"title": ["x"]}))
 
 
@@ -88,6 +95,8 @@ def test_category_labels_keep_five_categories_and_merge_rare_secondaries():
     assert labels["scored"].tolist() == [True] * 3 + [False] * 5
     truth = classify.section_truth(products)  # Mini Size › Makeup is makeup; tools have no answer
     assert truth.iloc[5:7].tolist() == ["Makeup", "Skincare"] and truth.drop([5, 6]).isna().all()
+    with pytest.raises(ValidationError, match=r"secondary_category.*Add or rename"):
+        classify.category_labels(products.drop(columns="secondary_category"))
 
 
 def test_stratified_split_is_disjoint_complete_and_keeps_the_mix():
@@ -155,7 +164,7 @@ def test_label_products_says_what_is_wrong(fitted, tmp_path):
         classify.label_products(["Shampoo", "  "], model=fitted)
     with pytest.raises(ValueError, match="brands has 1 entries but names has 2"):
         classify.label_products(["Shampoo", "Lipstick"], brands=["X"], model=fitted)
-    with pytest.raises(FileNotFoundError, match="11_product_classification"):
+    with pytest.raises(FileNotFoundError, match=r"no saved classifier at .*missing.joblib.*save_classifier"):
         classify.label_products(["Shampoo"], model=tmp_path / "missing.joblib")
     with pytest.raises(TypeError, match="load_classifier"):
         classify.label_products(["Shampoo"], model={"primary": "not a model"})
@@ -165,16 +174,81 @@ def test_macro_f1_and_per_class_score_only_the_given_labels():
     truth = ["a", "a", "b", "other"]
     pred = ["a", "b", "b", "a"]
     assert classify.macro_f1(truth, pred, ["a", "b"]) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    # a label without a true row cannot be measured: left out, not counted as 0
+    assert classify.macro_f1(truth, pred, ["a", "b", "c"]) == classify.macro_f1(truth, pred, ["a", "b"])
+    # weights count rows repeatedly; weight 0 drops the only true "b", so only "a" is measured
+    assert classify.macro_f1(truth, pred, ["a", "b"], sample_weight=[1, 1, 0, 0]) == pytest.approx(2 / 3)
+    repeated = classify.macro_f1(["a"] * 4 + ["b", "other"], ["a", "a", "b", "b", "b", "a"], ["a", "b"])
+    assert classify.macro_f1(truth, pred, ["a", "b"], sample_weight=[2, 2, 1, 1]) == pytest.approx(repeated)
     table = classify.per_class(truth, pred, ["a", "b"])
     assert table.loc["a", "precision"] == 1.0 and table.loc["a", "recall"] == 0.5
     assert table["products"].tolist() == [2, 1]
 
 
-def test_keras_text_model_has_two_heads():
-    model = classify.keras_text_model("cnn", seq_len=6, vocab_size=20, n_primary=5, n_secondary=7,
-                                     dim=4, units=4)
+def test_macro_f1_interval_brackets_the_value():
+    truth = ["a"] * 20 + ["b"] * 20
+    pred = ["a"] * 16 + ["b"] * 4 + ["b"] * 18 + ["a"] * 2
+    estimate = classify.macro_f1_interval(truth, pred, ["a", "b"], n_boot=100, seed=0)
+    assert estimate["value"] == pytest.approx(classify.macro_f1(truth, pred, ["a", "b"]))
+    assert estimate["ci_low"] < estimate["value"] < estimate["ci_high"] <= 1.0
+    assert classify.macro_f1_interval(truth, truth, ["a", "b"], n_boot=20) == {
+        "value": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+
+
+def test_text_model_has_two_heads():
+    model = text_models.build_text_model("cnn", seq_len=6, vocab_size=20, n_primary=5, n_secondary=7,
+                                         dim=4, units=4)
     primary, secondary = model.predict(np.ones((3, 6), dtype="int32"), verbose=0)
     assert primary.shape == (3, 5) and secondary.shape == (3, 7)
     np.testing.assert_allclose(primary.sum(axis=1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="lstm' or 'cnn"):
-        classify.keras_text_model("gru", 6, 20, 5, 7)
+        text_models.build_text_model("gru", 6, 20, 5, 7)
+
+
+def test_the_notebook_shows_the_library_builder():
+    # the model code a student reads in the notebook is, character for character, the library's
+    shown, first_line = notebook_definition(NOTEBOOK.name, "build_text_model")
+    assert first_line.startswith("# the same function is in utils/models/text.py")
+    assert shown == inspect.getsource(text_models.build_text_model).rstrip("\n")
+    # and the notebook hands its own builder to the training function
+    calls = [c for c in notebook_code(NOTEBOOK.name) if "classify.train_text_model(" in c]
+    assert calls and all("classify.train_text_model(build_text_model," in c for c in calls)
+
+
+def test_training_builds_its_model_with_the_given_builder():
+    data = catalogue()
+    text, labels = classify.product_text(data), classify.category_labels(data, min_products=1)
+    classes = {task: sorted(labels[task].unique()) for task in ("primary", "secondary")}
+    vectorizer = classify.text_vectorizer(text, vocab_size=50, seq_len=8)
+    built = []
+
+    def recording_builder(*args, **kwargs):
+        model = text_models.build_text_model(*args, **kwargs)
+        built.append({"args": args, "kwargs": kwargs, "model": model,
+                      "weights": [w.copy() for w in model.get_weights()]})
+        return model
+
+    model, history, predict = classify.train_text_model(
+        recording_builder, "cnn", vectorizer, 6, (text, labels), classes, valid=(text, labels),
+        epochs=3, patience=1, batch_size=8, dim=4, units=4, learning_rate=0.05)
+    assert len(built) == 1 and built[0]["model"] is model
+    assert built[0]["args"] == ("cnn", 6, vectorizer.vocabulary_size(), 5, len(classes["secondary"]))
+    assert built[0]["kwargs"] == {"dim": 4, "units": 4, "learning_rate": 0.05}
+    # the model the builder made is the one that was trained, and the one that predicts
+    assert any(not np.array_equal(before, after)
+               for before, after in zip(built[0]["weights"], model.get_weights(), strict=True))
+    assert {"loss", "val_loss"} <= set(history)
+    probs = predict(text.iloc[:4])
+    assert list(probs["primary"].columns) == classes["primary"]
+    assert probs["secondary"].shape == (4, len(classes["secondary"]))
+    np.testing.assert_allclose(probs["primary"].sum(axis=1), 1.0, rtol=1e-5)
+
+    # without validation data: exactly `epochs` epochs (the refit), again through the builder
+    _, refit_history, _ = classify.train_text_model(recording_builder, "lstm", vectorizer, 8, (text, labels),
+                                                    classes, epochs=2, dim=4, units=4)
+    assert len(built) == 2 and built[1]["args"][:2] == ("lstm", 8) and len(refit_history["loss"]) == 2
+    with pytest.raises(ValueError, match="longer than the vectorizer"):
+        classify.token_ids(vectorizer, text, 9)
+    with pytest.raises(ValueError, match="not in classes"):
+        classify.train_text_model(recording_builder, "cnn", vectorizer, 6, (text, labels),
+                                  {"primary": classes["primary"][:4], "secondary": classes["secondary"]})

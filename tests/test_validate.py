@@ -314,7 +314,7 @@ def test_validate_events_mixed_object_column():
 
 
 def test_validate_events_missing_column():
-    with pytest.raises(ValidationError, match=r"missing column\(s\) \['user_session'\]"):
+    with pytest.raises(ValidationError, match=r"sim has no column\(s\) \['user_session'\]"):
         validate_events(typed_frame().drop(columns="user_session"), source="sim")
 
 
@@ -336,3 +336,16 @@ def test_unreadable_files_fail_with_the_file_name(tmp_path):
         validate_csv(long, block_size=1 << 15)
     _, quarantine, _ = validate_csv(long)  # with the default block size it is just a bad row
     assert quarantine["line"].tolist() == [3]
+
+
+def test_a_frame_read_back_from_parquet_is_checked(tmp_path):
+    # text read from a Parquet file of several row groups is Arrow-backed and chunked in Arrow
+    frame = pd.DataFrame({
+        "event_time": pd.to_datetime(["2019-12-01 00:00:00", "2019-12-01 00:00:05"], utc=True),
+        "event_type": ["view", "purchase"], "product_id": [1, 2], "category_id": [3, 3],
+        "category_code": [None, "a.b"], "brand": ["x", None], "price": [1.5, 2.0],
+        "user_id": [7, 7], "user_session": ["s1", "s2"],
+    })
+    frame.to_parquet(tmp_path / "events.parquet", row_group_size=1)
+    clean, quarantine, report = validate_events(pd.read_parquet(tmp_path / "events.parquet"))
+    assert report.rows_kept == 2 and quarantine.empty

@@ -1,1 +1,1 @@
-"""Helpers shared by the numbered notebooks."""
+"""The code the numbered notebooks share, in layers: core, data, models, tasks, report (docs/DESIGN.md)."""

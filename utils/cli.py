@@ -5,6 +5,8 @@
     beauty check [--profile P]                              is every file the profile needs here?
     beauty fetch NAME | --all [--to DIR]                    download and verify public files
     beauty convert-rees46 SOURCE [--out DIR] [--json]       REES46 CSVs -> Parquet, with accounting
+    beauty results [--reports DIR] [--out FILE]             a run's headline values -> docs/results.md
+    beauty benchmark data|study|recsys                      time the data tools, 04-06, the recommenders
 
 Every subcommand has --help. Exit status: 0 done, 1 the work failed (a notebook, a download, a
 conversion that kept nothing), 2 the command could not start (bad profile, missing data, usage).
@@ -17,6 +19,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from utils.core import config
@@ -109,7 +112,11 @@ def convert_rees46(args) -> int:
     from utils.data.schema import ValidationError
 
     try:
-        result = rees46.convert_rees46(args.source, args.out)
+        with warnings.catch_warnings(record=True) as caught:  # shown as plain lines, not code
+            warnings.simplefilter("always")
+            result = rees46.convert_rees46(args.source, args.out)
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
         status = 0
     except rees46.NothingConverted as exc:
         result, status = exc.report, 1
@@ -119,6 +126,31 @@ def convert_rees46(args) -> int:
         return 2
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
     return status
+
+
+def results(args) -> int:
+    from utils.report import results as results_page
+
+    command = "beauty results"
+    if args.reports:
+        command += f" --reports {args.reports}"
+    if args.out:
+        command += f" --out {args.out}"
+    print(f"written: {results_page.write_results(args.reports, args.out, command)}")
+    return 0
+
+
+def benchmark(args) -> int:
+    from utils.report import benchmarks
+
+    if args.benchmark == "data":
+        return benchmarks.run("data", events=args.events, rows=args.rows)
+    if args.benchmark == "recsys":
+        return benchmarks.run("recsys", seeds=args.seeds, resume=args.resume)
+    if args.no_run:
+        print(benchmarks.speed_report())
+        return 0
+    return benchmarks.run("study", profile=args.profile)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +196,43 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", help="output folder (default data/interim/rees46_events)")
     sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sub.set_defaults(run=convert_rees46)
+
+    sub = commands.add_parser("results", help="write a run's headline values to docs/results.md",
+                              description="Read the metrics a run of the notebooks recorded "
+                              "(DIR/metrics/*.json) and write, for each notebook, its headline "
+                              "values as Markdown tables with the profile, data source, fallbacks, "
+                              "commit and wall time it ran with.")
+    sub.add_argument("--reports", metavar="DIR",
+                     help="the run's reports/ folder (default: the work folder's reports/)")
+    sub.add_argument("--out", metavar="FILE", help="where to write (default: docs/results.md)")
+    sub.set_defaults(run=results)
+
+    sub = commands.add_parser("benchmark", help="time the data tools, notebooks 04-06 or the "
+                              "recommenders", description="Run one of the speed benchmarks; each "
+                              "prints what it ran and what it measured.")
+    kinds = sub.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    kind = kinds.add_parser("data", help="simulator events/s; REES46 CSV -> Parquet vs pandas.read_csv",
+                            description="Time the simulator (python -m utils.data.simulate "
+                            "--benchmark) and the REES46 conversion against pandas.read_csv on "
+                            "generated CSVs (python -m utils.data.rees46 --benchmark-rees46).")
+    kind.add_argument("--events", type=int, default=1_000_000, help="simulated events (default 1M)")
+    kind.add_argument("--rows", type=int, default=20_000_000, help="generated CSV rows (default 20M)")
+    kind = kinds.add_parser("study", help="run notebooks 04-06 and print their times and each "
+                            "model's training speed", description="Run notebooks 04-06 through the "
+                            "pipeline (01-03 must have run), then print their run times "
+                            "(reports/runs.json) and each model's training speed (05's metrics).")
+    _profile_option(kind)
+    kind.add_argument("--no-run", action="store_true",
+                      help="only print the times and speeds of the last run")
+    kind = kinds.add_parser("recsys", help="GRU/LSTM/SimpleRNN recommenders on Amazon Beauty",
+                            description="Train the baselines and the recurrent recommenders on "
+                            "Amazon Beauty (python -m utils.tasks.recommend --benchmark) and write "
+                            "reports/metrics/benchmark_recsys.json; HR@10 and NDCG@10, mean +/- std "
+                            "over seeds.")
+    kind.add_argument("--seeds", type=int, default=3, help="seeds per recurrent model (default 3)")
+    kind.add_argument("--resume", action="store_true",
+                      help="keep the runs already in benchmark_recsys.json and do the rest")
+    sub.set_defaults(run=benchmark)
     return parser
 
 

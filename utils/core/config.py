@@ -253,12 +253,14 @@ def read_table(stage: str, name: str, made_by: str):
 
 
 def data_source() -> str:
-    """The source notebook 01 collected (data/interim/source.json)."""
+    """The source the collection step collected (data/interim/source.json)."""
     import json
 
     path = data_dir("interim") / "source.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebook 01_data_collection first")
+        raise FileNotFoundError(f"{path} is missing: the collection step writes it; run the "
+                                "notebooks that write it first (docs/DESIGN.md#data-flow lists which "
+                                "notebook writes which file).")
     return json.loads(path.read_text(encoding="utf-8"))["source"]
 
 

@@ -3,6 +3,8 @@
 Every file the project writes goes through ``atomic_path``: the content is written under a
 temporary name in the same folder and renamed into place only when complete (a rename within one
 file system is atomic), so a crash or a full disk leaves the old file or none, never a torn one.
+A folder written as a whole (the monthly Parquet files of a conversion) is put in place with
+``replace_dir``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+# The permissions open() gives a new file: 0o666 less the umask (which can only be read by
+# setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_NEW_FILE_MODE = 0o666 & ~_UMASK
 
 
 @contextmanager
@@ -27,10 +37,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, _NEW_FILE_MODE)  # mkstemp makes it private; the file gets open()'s mode
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Put the complete folder ``new`` at ``target`` (both in the same folder), removing an
+    earlier ``target`` only after the swap. A reader sees the old folder or the new one; only
+    between the two renames is there none."""
+    new, target = Path(new), Path(target)
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

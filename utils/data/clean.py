@@ -13,9 +13,6 @@ import pandas as pd
 from utils.data.schema import COLUMNS, TIME_FORMAT
 from utils.data.validate import QUARANTINE_COLUMNS
 
-# --------------------------------------------------------------------------------------------
-# Cleaning (03)
-# --------------------------------------------------------------------------------------------
 
 def missing_values(frame: pd.DataFrame) -> pd.DataFrame:
     """Missing values per column (empty strings count as missing), with their share."""

@@ -1,13 +1,12 @@
-"""Collection: build the interim tables from the simulator or from REES46 CSVs.
+"""The collection step: build the interim tables from the simulator or from REES46 CSVs.
 
 ``collect`` returns the tables of one source, ``write_interim`` writes them atomically to
-data/interim/ (the layout later notebooks rely on), and ``load_interim`` reads them back.
+data/interim/ (the layout later steps rely on), and ``load_interim`` reads them back.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,18 +14,17 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core import config
+from utils.core.files import atomic_path, to_jsonable, write_json_atomic
 from utils.data.dictionary import DICTIONARY
 
 SOURCES = ("simulated", "rees46", "rees46_sample")
 CATALOGUES = ("synthetic", "sephora")
 INTERIM_TABLES = ("events", "products", "users", "reviews", "social", "calendar")
 TRUTH_TABLES = ("session_truth", "user_truth")
-DERIVED_TABLES = ("clean_events", "quarantine")  # written by 03 from events.parquet
+DERIVED_TABLES = ("clean_events", "quarantine")  # the cleaning step makes them from events
+# Where a missing table's message sends the reader (a doc may name notebooks; code does not).
+_WHICH_NOTEBOOK = "docs/DESIGN.md#data-flow lists which notebook writes which file"
 
-
-# --------------------------------------------------------------------------------------------
-# Collection (01)
-# --------------------------------------------------------------------------------------------
 
 def sephora_catalogue(n_products: int | None = None, seed: int = 0) -> pd.DataFrame:
     """The real Sephora catalogue (the extract that ships with the project) in the simulator's
@@ -130,13 +128,8 @@ def interim_path(name: str) -> Path:
 def write_table(frame: pd.DataFrame, name: str) -> Path:
     """Write one table of the dictionary atomically (temporary name, then rename)."""
     path = interim_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -144,11 +137,10 @@ def write_interim(tables: dict, truth: dict, source: str, params: dict) -> Path:
     """Write the tables to data/interim/ (truth tables to data/interim/truth/) and source.json.
 
     Every file is written under a temporary name and renamed. Tables of an earlier run that
-    this source does not have, and 03's outputs derived from the earlier events, are removed,
-    so that what is on disk always matches source.json. Returns the path of source.json.
+    this source does not have, and the cleaning step's outputs derived from the earlier events,
+    are removed, so that what is on disk always matches source.json. Returns the path of
+    source.json.
     """
-    from utils.core.files import to_jsonable, write_json_atomic
-
     unknown = set(tables) - set(INTERIM_TABLES) | set(truth) - set(TRUTH_TABLES)
     if unknown:
         raise ValueError(f"unknown table(s) {sorted(unknown)}; the interim layout has "
@@ -169,8 +161,9 @@ def write_interim(tables: dict, truth: dict, source: str, params: dict) -> Path:
 def read_source_info() -> dict:
     path = config.data_dir("interim") / "source.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/01_data_collection.ipynb "
-                                "first (it writes the interim tables and this file).")
+        raise FileNotFoundError(f"{path} is missing: the collection step writes it with the "
+                                "interim tables; run the notebooks that write them first "
+                                f"({_WHICH_NOTEBOOK}).")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -178,9 +171,9 @@ def load_interim(name: str) -> pd.DataFrame:
     """Read an interim table with the dtypes it was written with (timestamps back to seconds)."""
     path = interim_path(name)
     if not path.is_file():
-        writer = "03_preprocessing" if name in DERIVED_TABLES else "01_data_collection"
-        raise FileNotFoundError(f"{path} is missing: run notebooks/{writer}.ipynb first "
-                                "(the source in data/interim/source.json may not have it).")
+        raise FileNotFoundError(f"{path} is missing: {DICTIONARY[name]['step']} writes it; run "
+                                f"the notebooks that write it first ({_WHICH_NOTEBOOK}). The "
+                                "source in data/interim/source.json may not have this table.")
     frame = pd.read_parquet(path)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):  # Parquet has no seconds unit

@@ -1,22 +1,28 @@
-"""The data dictionary: every column of every interim table, with its type and meaning.
+"""The data dictionary: every interim table, the step that writes it, and every column with its
+type and meaning.
 
-``DICTIONARY`` holds one entry per table; ``dictionary_markdown`` renders it for notebook 01 and
-for data/README.md (a test checks that they agree); ``python -m utils.data.dictionary`` prints it.
+``DICTIONARY`` holds one entry per table; ``dictionary_markdown`` renders it for the collection
+notebook and for data/README.md (a test checks that they agree); ``python -m
+utils.data.dictionary`` prints it. data/README.md says which notebook is which step.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from utils.data.schema import COLUMNS
+from utils.data.schema import COLUMNS, EVENT_TYPES
+
+# The steps that write the interim tables (data/README.md names their notebooks).
+COLLECTION = "the collection step"
+CLEANING = "the cleaning step"
 
 # --------------------------------------------------------------------------------------------
 # The data dictionary: one entry per table, (type, description) per column
 # --------------------------------------------------------------------------------------------
 
-_EVENT_COLUMNS = {
+_EVENT_TEXT = {
     "event_time": ("timestamp (UTC, seconds)", "When the event happened."),
-    "event_type": ("category", "view, cart, remove_from_cart or purchase."),
+    "event_type": ("category", f"{', '.join(EVENT_TYPES[:-1])} or {EVENT_TYPES[-1]}."),
     "product_id": ("int64", "The product's id (joins products.product_id)."),
     "category_id": ("int64", "The product's category id: a large integer, never missing."),
     "category_code": ("category, may be missing",
@@ -29,16 +35,19 @@ _EVENT_COLUMNS = {
     "user_session": ("category or str",
                      "Session id: a UUID in REES46 and in the simulator."),
 }
+_EVENT_COLUMNS = {column: _EVENT_TEXT[column] for column in COLUMNS}  # in the schema's order
 
 DICTIONARY: dict[str, dict] = {
     "events": {
         "file": "interim/events.parquet",
+        "step": COLLECTION,
         "about": "Every event, in the REES46 schema, as the simulator or the REES46 loader "
-                 "gives it (01_data_collection; every source).",
+                 "gives it (every source).",
         "columns": _EVENT_COLUMNS,
     },
     "products": {
         "file": "interim/products.parquet",
+        "step": COLLECTION,
         "about": "One row per product. Simulated: the catalogue the shop sells. REES46: derived "
                  "from the events (only product_id, category_id, category_code, brand, price).",
         "columns": {
@@ -73,6 +82,7 @@ DICTIONARY: dict[str, dict] = {
     },
     "users": {
         "file": "interim/users.parquet",
+        "step": COLLECTION,
         "about": "Registered shoppers' demographics (simulated only).",
         "columns": {
             "user_id": ("int64", "The shopper's id (joins events.user_id)."),
@@ -83,6 +93,7 @@ DICTIONARY: dict[str, dict] = {
     },
     "reviews": {
         "file": "interim/reviews.parquet",
+        "step": COLLECTION,
         "about": "Product reviews whose words depend on the category and the rating "
                  "(simulated only).",
         "columns": {
@@ -96,6 +107,7 @@ DICTIONARY: dict[str, dict] = {
     },
     "social": {
         "file": "interim/social.parquet",
+        "step": COLLECTION,
         "about": "Daily social-media mentions per category and per brand; they lead demand by "
                  "the simulator's social_lead_days (7 by default) (simulated only).",
         "columns": {
@@ -107,6 +119,7 @@ DICTIONARY: dict[str, dict] = {
     },
     "calendar": {
         "file": "interim/calendar.parquet",
+        "step": COLLECTION,
         "about": "One row per day of the window: traffic, promotions and seasonal events "
                  "(simulated only).",
         "columns": {
@@ -117,11 +130,13 @@ DICTIONARY: dict[str, dict] = {
             "discount": ("float64", "Promotion discount as a share of the price (0 = none)."),
             "promo_scope": ("str", "What the promotion covers: all, a top-level category, or "
                                    "empty."),
-            "event": ("str", "black_friday, cyber_weekend, christmas_runup, valentines or empty."),
+            "event": ("str", "black_friday, cyber_weekend, christmas_runup, holiday, valentines or "
+                             "empty."),
         },
     },
     "session_truth": {
         "file": "interim/truth/session_truth.parquet",
+        "step": COLLECTION,
         "about": "Ground truth per session that real data never has; kept apart from the "
                  "events, for checking models only (simulated only).",
         "columns": {
@@ -139,6 +154,7 @@ DICTIONARY: dict[str, dict] = {
     },
     "user_truth": {
         "file": "interim/truth/user_truth.parquet",
+        "step": COLLECTION,
         "about": "Each shopper's latent segment and tastes (simulated only).",
         "columns": {
             "user_id": ("int64", "The shopper."),
@@ -166,7 +182,8 @@ DICTIONARY: dict[str, dict] = {
     },
     "clean_events": {
         "file": "interim/clean_events.parquet",
-        "about": "The events after 03_preprocessing: the same nine columns and dtypes as "
+        "step": CLEANING,
+        "about": "The events after cleaning: the same nine columns and dtypes as "
                  "events.parquet, without invalid rows, exact duplicates, price errors and "
                  "bot-like sessions, and every row has a user_session.",
         "columns": _EVENT_COLUMNS | {
@@ -178,12 +195,13 @@ DICTIONARY: dict[str, dict] = {
     },
     "quarantine": {
         "file": "interim/quarantine.parquet",
-        "about": "Every row 03_preprocessing set aside, with the reason (all values as text). "
+        "step": CLEANING,
+        "about": "Every row the cleaning step set aside, with the reason (all values as text). "
                  "The REES46 conversion keeps its own file of this shape, "
                  "interim/rees46_events_quarantine.parquet.",
         "columns": {
             "source_file": ("str", "Where the row came from: the events file, or the rows "
-                                   "03_preprocessing injected on purpose (a CSV path for the "
+                                   "the cleaning step injected on purpose (a CSV path for the "
                                    "REES46 conversion)."),
             "line": ("int64", "0-based row of events.parquet (injected rows follow its last "
                               "row); in the REES46 conversion's file, the CSV line (1 = header)."),
@@ -202,7 +220,8 @@ def dictionary_markdown(tables=None) -> str:
     for name in tables or DICTIONARY:
         entry = DICTIONARY[name]
         rows = [f"| `{col}` | {kind} | {text} |" for col, (kind, text) in entry["columns"].items()]
-        parts.append("\n".join([f"### {name}: `data/{entry['file']}`", "", entry["about"], "",
+        about = f"{entry['about']} Written by {entry['step']}."
+        parts.append("\n".join([f"### {name}: `data/{entry['file']}`", "", about, "",
                                 "| column | type | description |", "|---|---|---|", *rows]))
     return "\n\n".join(parts) + "\n"
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# --------------------------------------------------------------------------------------------
-# Exploration (02)
-# --------------------------------------------------------------------------------------------
+from utils.data.schema import EVENT_TYPES
 
 STEPS = ("view", "cart", "purchase")
 
@@ -22,13 +20,11 @@ def session_table(events: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({
         "user_session": events["user_session"].astype("str"),
         "user_id": events["user_id"], "event_time": events["event_time"],
-        "view": kind.eq("view"), "cart": kind.eq("cart"),
-        "remove_from_cart": kind.eq("remove_from_cart"), "purchase": kind.eq("purchase"),
+        **{name: kind.eq(name) for name in EVENT_TYPES},
     })
     sessions = frame.groupby("user_session", sort=False).agg(
         user_id=("user_id", "first"), start=("event_time", "min"), end=("event_time", "max"),
-        events=("event_time", "size"), view=("view", "sum"), cart=("cart", "sum"),
-        remove_from_cart=("remove_from_cart", "sum"), purchase=("purchase", "sum"))
+        events=("event_time", "size"), **{name: (name, "sum") for name in EVENT_TYPES})
     sessions["duration_s"] = (sessions["end"] - sessions["start"]).dt.total_seconds()
     return sessions.sort_values(["start", "user_id"], kind="stable")
 
@@ -66,8 +62,7 @@ def daily_activity(events: pd.DataFrame) -> pd.DataFrame:
     """Events of each type, all events and sessions per UTC day."""
     day = events["event_time"].dt.tz_localize(None).dt.floor("D").rename("date")
     counts = pd.crosstab(day, events["event_type"].astype("str"))
-    counts = counts.reindex(columns=["view", "cart", "remove_from_cart", "purchase"],
-                            fill_value=0)
+    counts = counts.reindex(columns=list(EVENT_TYPES), fill_value=0)
     counts["events"] = counts.sum(axis=1)
     counts["sessions"] = events["user_session"].astype("str").groupby(day).nunique()
     return counts

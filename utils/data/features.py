@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-EVENT_CODES = {"view": 1, "cart": 2, "remove_from_cart": 3, "purchase": 4}  # 0 = padding
+from utils.data.schema import EVENT_TYPES, ValidationError
+
+EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES, 1)}  # 0 = padding
 NUMERIC_FEATURES = ("log_price", "log_gap", "hour_sin", "hour_cos", "repeat_product", "sentiment")
 PAD, UNKNOWN = 0, 1
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -98,8 +100,9 @@ class SequenceEncoder:
         kinds = inputs["event_type"].astype(str)
         unknown = ~kinds.isin(list(EVENT_CODES))
         if unknown.any():
-            raise ValueError(f"unknown event types {sorted(set(kinds[unknown]))}; expected "
-                             f"{list(EVENT_CODES)} (validate events with utils.data.validate first)")
+            raise ValidationError(f"unknown event types {sorted(set(kinds[unknown]))}; expected "
+                                  f"{list(EVENT_CODES)} (validate events with utils.data.validate "
+                                  "first)")
         arrays["event_type"][row, col] = kinds.map(EVENT_CODES).to_numpy(np.int32)[keep]
         arrays["category"][row, col] = codes(inputs["category_id"], self.categories)[keep]
         arrays["brand"][row, col] = codes(inputs["brand"].astype("string"), self.brands)[keep]

@@ -30,7 +30,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from utils.core import config
-from utils.data.schema import COLUMNS, SCHEMA, ValidationError
+from utils.core.files import atomic_path, replace_dir
+from utils.data.schema import COLUMNS, EVENT_TYPES, SCHEMA, ValidationError
 from utils.data.sources import _REES46_KAGGLE
 from utils.data.validate import (
     DEFAULT_BLOCK_SIZE,
@@ -215,6 +216,10 @@ def convert_rees46(
     if quarantine_path is None:
         quarantine_path = out_dir.with_name(out_dir.name + "_quarantine.parquet")
     quarantine_path = Path(quarantine_path)
+    if quarantine_path.resolve().is_relative_to(out_dir.resolve()):
+        raise ValueError(f"quarantine_path {quarantine_path} lies inside out_dir {out_dir}, which "
+                         "each conversion replaces as a whole; put it beside out_dir (the default "
+                         f"is {out_dir.with_name(out_dir.name + '_quarantine.parquet')}).")
     window = resolve_window(window)
     report = ConversionReport(sources=[str(f) for f in files], out_dir=out_dir,
                               quarantine_path=quarantine_path, files_skipped=skipped,
@@ -232,35 +237,36 @@ def convert_rees46(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    tmp_quarantine = tmp_dir / "quarantine.parquet"
     writers: dict[str, pq.ParquetWriter] = {}
     dedup = Deduplicator()
     block_size = max(chunksize * 128, 1 << 10)
     rows_in = dict.fromkeys(files, 0)  # data lines per file, for NothingConverted's message
     try:
-        with pq.ParquetWriter(tmp_quarantine, QUARANTINE_SCHEMA) as quarantine_writer:
-            for f in files:
-                for batch, quarantine in read_events_csv(f, block_size, window):
-                    keep = dedup.first_seen(batch)
-                    kept = int(keep.sum())
-                    rows_in[f] += batch.num_rows + len(quarantine)
-                    report.rows_read += batch.num_rows
-                    report.rows_kept += kept
-                    report.duplicates_removed += batch.num_rows - kept
-                    if kept:
-                        clean = batch if kept == batch.num_rows else batch.filter(pa.array(keep))
-                        _write_by_month(clean, tmp_dir / "events", writers)
-                    if len(quarantine):
-                        report.add_quarantine(quarantine["reason"])
-                        quarantine_writer.write_table(pa.Table.from_pandas(
-                            quarantine, schema=QUARANTINE_SCHEMA, preserve_index=False))
-        for writer in writers.values():
-            writer.close()
-        report.rows_by_month = _rows_written(tmp_dir / "events")
-        report.check()  # raises if the Parquet files do not hold exactly the rows kept
-        if report.rows_kept:
-            _replace_dir(tmp_dir / "events", out_dir)
-        os.replace(tmp_quarantine, quarantine_path)
+        # the quarantine file replaces an earlier one once the events are in place
+        with atomic_path(quarantine_path) as tmp_quarantine:
+            with pq.ParquetWriter(tmp_quarantine, QUARANTINE_SCHEMA) as quarantine_writer:
+                for f in files:
+                    for batch, quarantine in read_events_csv(f, block_size, window):
+                        keep = dedup.first_seen(batch)
+                        kept = int(keep.sum())
+                        rows_in[f] += batch.num_rows + len(quarantine)
+                        report.rows_read += batch.num_rows
+                        report.rows_kept += kept
+                        report.duplicates_removed += batch.num_rows - kept
+                        if kept:
+                            clean = (batch if kept == batch.num_rows
+                                     else batch.filter(pa.array(keep)))
+                            _write_by_month(clean, tmp_dir / "events", writers)
+                        if len(quarantine):
+                            report.add_quarantine(quarantine["reason"])
+                            quarantine_writer.write_table(pa.Table.from_pandas(
+                                quarantine, schema=QUARANTINE_SCHEMA, preserve_index=False))
+            for writer in writers.values():
+                writer.close()
+            report.rows_by_month = _rows_written(tmp_dir / "events")
+            report.check()  # raises if the Parquet files do not hold exactly the rows kept
+            if report.rows_kept:
+                replace_dir(tmp_dir / "events", out_dir)
     finally:
         for writer in writers.values():
             writer.close()
@@ -276,15 +282,6 @@ def convert_rees46(
             "quarantine gives each rejected line and its reason) or pass others, and run again.",
             report)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``, removing an earlier ``target`` only after the swap."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_rees46_events(
@@ -325,7 +322,7 @@ def _fake_events(rng: np.random.Generator, n: int, start: int, stop: int) -> pa.
     times = pa.array(np.sort(rng.integers(start, stop, n)), pa.timestamp("s"))
     return pa.table({
         "event_time": pc.binary_join_element_wise(times.cast(pa.string()), " UTC", ""),
-        "event_type": pa.array(["view", "cart", "remove_from_cart", "purchase"]).take(
+        "event_type": pa.array(EVENT_TYPES).take(
             rng.choice(4, n, p=[0.5, 0.28, 0.17, 0.05])),
         "product_id": rng.integers(3_000, 5_900_000, n),
         "category_id": rng.integers(1_487_580_005_000_000_000, 1_487_580_013_000_000_000, n),
@@ -349,7 +346,7 @@ def write_fake_rees46(folder: Path, rows: int, seed: int = 0, chunk: int = 1_000
         start = int(np.datetime64(month + "-01", "s").astype(np.int64))
         stop = int((np.datetime64(month, "M") + 1).astype("datetime64[s]").astype(np.int64))
         path = folder / f"{pd.Timestamp(month + '-01'):%Y-%b}.csv"
-        with pa.OSFile(str(path), "wb") as sink:
+        with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:
             sink.write((",".join(COLUMNS) + "\n").encode())
             done = 0
             if carry is not None and n_month >= len(carry):

@@ -1,16 +1,12 @@
-"""Real public datasets: a checksummed download cache, typed loaders, and the REES46 conversion.
+"""Real public datasets: a checksummed download cache and typed loaders.
 
 - ``fetch(name)`` returns a verified local copy of a file listed in ``REGISTRY`` (see
   ../shared/data/SOURCES.md): from the cache data/external/, else from a mirror (the ``mirror=``
   argument or $BEAUTY_DATA_MIRROR: a folder or an http(s) URL), else from the public URL.
 - ``load_amazon_beauty``, ``load_sephora_products``, ``load_amazon_reviews`` read those files
   into typed DataFrames and say which file and line is wrong when one is malformed.
-- ``convert_rees46`` turns the monthly Kaggle REES46 CSVs into Parquet partitioned by month,
-  validating every row (``utils.data.validate``) and dropping exact duplicates;
-  ``load_rees46_events`` reads the result back.
 
-``python -m utils.data.rees46 --benchmark-rees46 --rows 20000000`` times the conversion on a
-generated CSV of that size against a plain ``pandas.read_csv``.
+The monthly REES46 CSVs are converted by ``utils.data.rees46``.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ import hashlib
 import json
 import lzma
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -33,10 +28,9 @@ import numpy as np
 import pandas as pd
 
 from utils.core import config
-from utils.data.schema import ValidationError
-from utils.data.validate import (
-    time_window,
-)
+from utils.core.files import atomic_path
+from utils.data.schema import ValidationError, require_columns
+from utils.data.validate import time_window
 
 MIRROR_ENV = "BEAUTY_DATA_MIRROR"
 SHIPPED_DIR = config.PROJECT_ROOT / "data" / "shipped"
@@ -130,39 +124,33 @@ def _mirror_hint(mirror: str | None) -> str:
 def _copy_verified(origin: str, target: Path, source: Source, mirror: str | None) -> None:
     """Copy ``origin`` (a URL or a local path) to ``target``, renaming it into place only if its
     SHA-256 matches; on any failure nothing is left in the cache."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                if "://" in origin:
-                    src = urllib.request.urlopen(origin, timeout=TIMEOUT_S)
-                else:
-                    src = open(origin, "rb")
-                with src:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except urllib.error.HTTPError as exc:
-                raise DownloadError(f"could not download {origin}: HTTP {exc.code} {exc.reason}. "
-                                    + _mirror_hint(mirror)) from exc
-            except FileNotFoundError as exc:
-                raise DownloadError(f"the mirror has no file {origin}. "
-                                    + _mirror_hint(mirror)) from exc
-            except (urllib.error.URLError, OSError) as exc:  # refused, DNS, timeout, reset
-                reason = getattr(exc, "reason", exc)
-                raise DownloadError(f"could not download {origin}: {reason}. "
-                                    + _mirror_hint(mirror)) from exc
+    with atomic_path(target) as tmp, open(tmp, "wb") as out:
+        try:
+            if "://" in origin:
+                src = urllib.request.urlopen(origin, timeout=TIMEOUT_S)
+            else:
+                src = open(origin, "rb")
+            with src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except urllib.error.HTTPError as exc:
+            raise DownloadError(f"could not download {origin}: HTTP {exc.code} {exc.reason}. "
+                                + _mirror_hint(mirror)) from exc
+        except FileNotFoundError as exc:
+            raise DownloadError(f"the mirror has no file {origin}. "
+                                + _mirror_hint(mirror)) from exc
+        except (urllib.error.URLError, OSError) as exc:  # refused, DNS, timeout, reset
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(f"could not download {origin}: {reason}. "
+                                + _mirror_hint(mirror)) from exc
         actual = digest.hexdigest()
         if actual != source.sha256:
             raise ChecksumError(
                 f"checksum mismatch for {source.relpath} from {origin}: expected SHA-256 "
                 f"{source.sha256}, got {actual}. The file there is corrupted or another version; "
                 "nothing was cached. " + _mirror_hint(mirror))
-        os.replace(tmp, target)  # atomic: a reader never sees a half-written file
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def fetch(name: str, mirror: str | os.PathLike | None = None) -> Path:
@@ -230,15 +218,12 @@ SEPHORA_EXTRACT_COLUMNS = (
 def write_sephora_extract(product_info: str | os.PathLike, out: str | os.PathLike) -> str:
     """Write the columns of product_info.csv the project reads, text unchanged, xz-compressed
     (8 MB -> 0.8 MB); returns its SHA-256. The same input always gives the same bytes."""
-    import lzma
-
     raw = pd.read_csv(product_info, dtype="str", keep_default_na=False)
-    missing = [c for c in SEPHORA_EXTRACT_COLUMNS if c not in raw.columns]
-    if missing:
-        raise ValidationError(f"{product_info}: missing column(s) {missing}; expected the Kaggle "
-                              "product_info.csv.")
+    require_columns(raw, SEPHORA_EXTRACT_COLUMNS, str(product_info),
+                    fix="Expected the Kaggle product_info.csv.")
     text = raw[list(SEPHORA_EXTRACT_COLUMNS)].to_csv(index=False, lineterminator="\n")
-    Path(out).write_bytes(lzma.compress(text.encode("utf-8"), preset=9))
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(lzma.compress(text.encode("utf-8"), preset=9))
     return sha256_of(out)
 
 
@@ -450,13 +435,11 @@ def load_sephora_products(path: str | os.PathLike | None = None) -> pd.DataFrame
     if repeated:
         raise ValidationError(f"{path}, line 1 (the header): column(s) {repeated} appear more "
                               "than once; give each column a single, distinct name.")
-    missing = [name for name in _SEPHORA_REQUIRED if name not in header]
-    if missing:
-        raise ValidationError(
-            f"{path}: missing column(s) {missing}; a Sephora catalogue needs at least the columns "
-            f"{list(_SEPHORA_REQUIRED)} (the other columns of product_info.csv are optional). Use "
-            "the Kaggle product_info.csv or an extract that keeps these columns.")
     raw = pd.DataFrame(rows, columns=header, dtype="str")
+    require_columns(raw, _SEPHORA_REQUIRED, str(path),
+                    fix="A Sephora catalogue needs at least these; the other columns of "
+                        "product_info.csv are optional. Use the Kaggle product_info.csv or an "
+                        "extract that keeps these columns.")
     raw = raw.mask(raw == "")  # an empty field is a missing value
     out = {}
     for name in header:

@@ -34,7 +34,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from utils.data.schema import COLUMNS, EVENT_TYPES, SCHEMA, TIME_FORMAT, ValidationError
+from utils.data.schema import (
+    COLUMNS,
+    EVENT_TYPES,
+    SCHEMA,
+    TIME_FORMAT,
+    ValidationError,
+    require_columns,
+)
 
 DEFAULT_BLOCK_SIZE = 32 << 20  # bytes of CSV per block (~250k REES46 rows)
 
@@ -42,13 +49,13 @@ DEFAULT_BLOCK_SIZE = 32 << 20  # bytes of CSV per block (~250k REES46 rows)
 # counted exactly once. Code 0 means "kept".
 REASONS = (
     "",
-    "wrong number of fields (expected 9)",
+    f"wrong number of fields (expected {len(COLUMNS)})",
     "invalid UTF-8 bytes (shown as U+FFFD)",
     "carriage return inside a field (shown as U+240D)",
     "empty line (all fields empty)",
     "event_time is not 'YYYY-MM-DD HH:MM:SS UTC'",
     "event_time outside the time window (see the report)",
-    "event_type is not one of view, cart, remove_from_cart, purchase",
+    f"event_type is not one of {', '.join(EVENT_TYPES)}",
     "product_id missing or not a non-negative integer",
     "category_id missing or not a non-negative integer",
     "price missing or not a number",
@@ -670,7 +677,9 @@ def validate_csv(
 
 def _frame_column(series: pd.Series) -> pa.Array:
     try:
-        return pa.array(series, from_pandas=True)
+        column = pa.array(series, from_pandas=True)
+        # an Arrow-backed pandas column (e.g. text read from Parquet) comes back chunked
+        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: check them as text
         return pa.array([None if v is None or v is pd.NA else str(v) for v in series],
                         type=pa.string())
@@ -691,11 +700,7 @@ def validate_events(
     Extra columns are carried along unchecked. In the quarantine, ``line`` is the row's 0-based
     position in ``df`` (``df.iloc[line]``), since a frame has no lines.
     """
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise ValidationError(
-            f"{source}: missing column(s) {missing}; an event table needs {', '.join(COLUMNS)}."
-        )
+    require_columns(df, COLUMNS, source, "An event table has the REES46 columns (utils.data.schema).")
     window = resolve_window(window)
     report = ValidationReport(sources=[source], window=tuple(str(t) for t in window))
     batch = pa.RecordBatch.from_arrays([_frame_column(df[c]) for c in COLUMNS], names=COLUMNS)

@@ -1,8 +1,8 @@
 """Classification metrics for session purchase prediction, with bootstrap confidence intervals.
 
-The definitions follow docs/DESIGN.md: accuracy, precision, recall, F1 (positive class =
-purchase), ROC-AUC, PR-AUC (average precision) and log loss, each with a bootstrap 95% interval
-over test sessions.
+The definitions follow docs/DESIGN.md#session-purchase-prediction: accuracy, precision, recall,
+F1 (positive class = purchase), ROC-AUC, PR-AUC (average precision) and log loss, each with a
+bootstrap 95% interval over test sessions.
 """
 
 from __future__ import annotations
@@ -105,3 +105,14 @@ def best_f1_threshold(y_true, prob) -> float:
     precision, recall, thresholds = skm.precision_recall_curve(y_true, prob)
     f1 = 2 * precision * recall / np.maximum(precision + recall, EPS)
     return float(thresholds[np.argmax(f1[:-1])])
+
+
+def compare_to_zero(difference: dict) -> str:
+    """Where the 95% interval of a difference ({"ci_low", "ci_high"}, e.g. from
+    paired_auc_difference) lies: "above" zero (a real gain), "below" zero (a real loss) or
+    "within" (zero is inside it: no difference this sample can see)."""
+    if difference["ci_low"] > 0:
+        return "above"
+    if difference["ci_high"] < 0:
+        return "below"
+    return "within"

@@ -1,5 +1,9 @@
 """Training with an equal tuning budget for every model, and predictions for evaluation.
 
+The models themselves are not defined here: the study is given a function that builds each
+sequence model and one that builds each classical baseline (notebook 05 shows both), and this
+module does the rest: the search, the seeds, the batches, the logs and the predictions.
+
 Sequence models stream through ``tf.data``: sessions are bucketed by length so a batch is only
 as long as its longest session, and the whole input pipeline runs in TensorFlow (no Python per
 batch). Classes are balanced with sample weights during training, and the predicted
@@ -17,13 +21,11 @@ import tensorflow as tf
 from sklearn.metrics import log_loss, roc_auc_score
 
 from utils.core.config import one_openmp_thread
-from utils.data.features import NUMERIC_FEATURES
-from utils.models.sequence import build_sequence_model
 
 SEQUENCE_INPUTS = ("event_type", "category", "brand", "numeric")
 BUCKETS = (4, 8, 16, 32)
 
-# the search space every model draws its configurations from (same draws for every model)
+# the search space every sequence model draws its configurations from (same draws for every model)
 SEARCH_SPACE = {
     "units": [32, 64, 128],
     "dropout": [0.0, 0.2, 0.4],
@@ -32,11 +34,13 @@ SEARCH_SPACE = {
 }
 
 
-def sample_configs(n_trials: int, seed: int, first: dict | None = None) -> list[dict]:
-    """``n_trials`` configurations drawn from SEARCH_SPACE; ``first`` (e.g. the classic
-    configuration) replaces the first draw."""
+def sample_configs(n_trials: int, seed: int, first: dict | None = None,
+                   space: dict | None = None) -> list[dict]:
+    """``n_trials`` configurations drawn from ``space`` ({setting: [choices]}, SEARCH_SPACE by
+    default); ``first`` (e.g. the classic configuration) replaces the first draw."""
     rng = np.random.default_rng(seed)
-    configs = [{k: v[rng.integers(len(v))] for k, v in SEARCH_SPACE.items()} for _ in range(n_trials)]
+    space = SEARCH_SPACE if space is None else space
+    configs = [{k: v[rng.integers(len(v))] for k, v in space.items()} for _ in range(n_trials)]
     if first and configs:
         configs[0] = dict(first)
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()} for c in configs]
@@ -134,15 +138,17 @@ class FitResult:
     sessions_per_second: float
 
 
-def fit_sequence_model(kind: str, config: dict, data: dict, seed: int, epochs: int, patience: int,
-                       batch_size: int, log_dir: str | None = None) -> FitResult:
-    """Train one model; early stopping on validation ROC-AUC restores the best epoch."""
+def fit_sequence_model(build_model, kind: str, config: dict, data: dict, seed: int, epochs: int,
+                       patience: int, batch_size: int, log_dir: str | None = None) -> FitResult:
+    """Train the model ``build_model(kind, vocab_sizes, n_numeric, n_user_features, **config)``
+    returns (compiled, with a 2-way softmax output); early stopping on validation ROC-AUC
+    restores the best epoch."""
     keras.utils.set_random_seed(seed)
     arrays, user, labels = data["arrays"], data["user"], data["labels"]
     train, val = data["train"], data["validation"]
     _, ratio = balance_weights(labels[train])
-    model = build_sequence_model(kind, data["vocab_sizes"], len(NUMERIC_FEATURES),
-                                 0 if user is None else user.shape[1], **config)
+    model = build_model(kind, data["vocab_sizes"], arrays["numeric"].shape[-1],
+                        0 if user is None else user.shape[1], **config)
     callbacks = [ValidationAUC(arrays, user, labels, val, ratio),
                  keras.callbacks.EarlyStopping("val_auc", mode="max", patience=patience,
                                                restore_best_weights=True)]
@@ -161,44 +167,17 @@ def fit_sequence_model(kind: str, config: dict, data: dict, seed: int, epochs: i
 # ---------------------------------------------------------------------------------------------
 # Classical baselines on order-free session aggregates (the same events, without their order)
 
-CLASSICAL_SPACE = {
-    "logistic": {"C": [0.01, 0.1, 1.0, 10.0]},
-    "boosting": {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63],
-                 "l2_regularization": [0.0, 1.0]},
-}
 
-
-def sample_classical_configs(kind: str, n_trials: int, seed: int) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    space = CLASSICAL_SPACE[kind]
-    return [{k: (lambda v: v.item() if hasattr(v, "item") else v)(v[rng.integers(len(v))])
-             for k, v in space.items()} for _ in range(n_trials)]
-
-
-def fit_classical(kind: str, config: dict, x_train: np.ndarray, y_train: np.ndarray, seed: int):
-    """Logistic regression (standardised inputs) or gradient-boosted trees, class-balanced."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    weights, _ = balance_weights(y_train)
-    if kind == "logistic":
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, **config))
-        return model.fit(x_train, y_train, logisticregression__sample_weight=weights)
-    if kind == "boosting":
-        model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=seed,
-                                               **config)
-        return model.fit(x_train, y_train, sample_weight=weights)
-    raise ValueError(f"unknown classical model {kind!r}; choose logistic or boosting")
+def fit_balanced(model, x: np.ndarray, y: np.ndarray):
+    """Fit a scikit-learn model, or a pipeline ending in one, with class-balancing weights."""
+    weights, _ = balance_weights(y)
+    if hasattr(model, "steps"):  # a pipeline hands the weights to its last step by name
+        return model.fit(x, y, **{f"{model.steps[-1][0]}__sample_weight": weights})
+    return model.fit(x, y, sample_weight=weights)
 
 
 # ---------------------------------------------------------------------------------------------
 # The study: the same tuning budget for every model, then several seeds of the chosen setting
-
-# the classic LSTM setting (128 hidden units, Adam), tried first by every sequence model
-CLASSIC_CONFIG = {"units": 128, "dropout": 0.0, "l2": 0.0, "learning_rate": 1e-3}
-
 
 @dataclass
 class ModelResult:
@@ -213,32 +192,44 @@ class ModelResult:
 
 
 def run_study(data: dict, kinds: list[str], n_trials: int, n_seeds: int, epochs: int, patience: int,
-              batch_size: int, search_seed: int = 0, log_dir: str | None = None):
+              batch_size: int, *, build_model, first_config: dict | None = None, build_baseline=None,
+              baseline_space: dict | None = None, search_seed: int = 0, log_dir: str | None = None):
     """Tune each model on validation with ``n_trials`` configurations, retrain the best with
-    ``n_seeds`` seeds, and return ({kind: ModelResult}, predictions on validation and test)."""
+    ``n_seeds`` seeds, and return ({kind: ModelResult}, predictions on validation and test).
+
+    A kind in ``baseline_space`` ({kind: {setting: [choices]}}) is a classical baseline: its
+    configurations are drawn from there and ``build_baseline(kind, seed, **config)`` returns the
+    unfitted scikit-learn model. Every other kind is a sequence model: its configurations are
+    ``first_config`` and then draws from SEARCH_SPACE, and ``build_model(kind, vocab_sizes,
+    n_numeric, n_user_features, **config)`` returns the compiled Keras model that is trained.
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
+    baseline_space = baseline_space or {}
+    if baseline_space and build_baseline is None:
+        raise ValueError(f"baselines {sorted(baseline_space)} need build_baseline(kind, seed, **config)")
     labels, train, splits = data["labels"], data["train"], ("validation", "test")
     _, ratio = balance_weights(labels[train])
     results, rows = {}, []
     progress = tqdm(total=len(kinds) * (n_trials + n_seeds - 1), desc="training", unit="fit")
     for kind in kinds:
-        classical = kind in CLASSICAL_SPACE
-        configs = (sample_classical_configs(kind, n_trials, search_seed) if classical
-                   else sample_configs(n_trials, search_seed, first=CLASSIC_CONFIG))
+        is_baseline = kind in baseline_space
+        builder = build_baseline if is_baseline else build_model
+        configs = (sample_configs(n_trials, search_seed, space=baseline_space[kind]) if is_baseline
+                   else sample_configs(n_trials, search_seed, first=first_config))
+        fit_args = (data, epochs, patience, batch_size, log_dir, ratio)
         fits = []
         for i, config in enumerate(configs):
             progress.set_postfix_str(f"{kind} trial {i + 1}/{n_trials}")
-            fits.append(_fit(kind, config, data, 0, epochs, patience, batch_size, log_dir, ratio))
+            fits.append(_fit(builder, is_baseline, kind, config, 0, *fit_args))
             progress.update()
         trials = [(f["config"], f["val_auc"]) for f in fits]
         best = fits[int(np.argmax([f["val_auc"] for f in fits]))]
         seeded = [best]
         for seed in range(1, n_seeds):
             progress.set_postfix_str(f"{kind} seed {seed + 1}/{n_seeds}")
-            seeded.append(_fit(kind, best["config"], data, seed, epochs, patience, batch_size,
-                               log_dir, ratio))
+            seeded.append(_fit(builder, is_baseline, kind, best["config"], seed, *fit_args))
             progress.update()
         for seed, fit in enumerate(seeded):
             for split in splits:
@@ -252,14 +243,15 @@ def run_study(data: dict, kinds: list[str], n_trials: int, n_seeds: int, epochs:
     return results, pd.concat(rows, ignore_index=True)
 
 
-def _fit(kind, config, data, seed, epochs, patience, batch_size, log_dir, ratio) -> dict:
+def _fit(builder, is_baseline, kind, config, seed, data, epochs, patience, batch_size, log_dir,
+         ratio) -> dict:
     """One training run of any model kind, in a common shape."""
     labels, train, val = data["labels"], data["train"], data["validation"]
-    if kind in CLASSICAL_SPACE:
+    if is_baseline:
         x = data["aggregates"]
         started = time.perf_counter()
         with one_openmp_thread():
-            model = fit_classical(kind, config, x[train], labels[train], seed)
+            model = fit_balanced(builder(kind, seed, **config), x[train], labels[train])
         seconds = time.perf_counter() - started
 
         def predict_split(index):
@@ -271,36 +263,9 @@ def _fit(kind, config, data, seed, epochs, patience, batch_size, log_dir, ratio)
                 "seconds": seconds, "sessions_per_second": len(train) / seconds}
     name = f"{kind}_seed{seed}_" + "-".join(str(v) for v in config.values())
     run_dir = f"{log_dir}/{name}" if log_dir else None
-    result = fit_sequence_model(kind, config, data, seed, epochs, patience, batch_size, run_dir)
+    result = fit_sequence_model(builder, kind, config, data, seed, epochs, patience, batch_size, run_dir)
     return {"config": config, "model": result.model, "history": result.history,
             "predict": lambda index: predict(result.model, data["arrays"], data["user"], index, ratio),
             "val_auc": result.best_val_auc, "seconds": result.seconds,
             "sessions_per_second": result.sessions_per_second}
 
-
-def speed_report() -> str:
-    """Sessions trained per second for each model (05's recorded metrics) and the run times of
-    notebooks 04-06 (reports/runs.json), as printed by ``python -m utils.models.train``."""
-    import json
-
-    from utils.core import config
-    from utils.core.recorder import read_metrics
-
-    runs_path = config.reports_dir() / "runs.json"
-    runs = json.loads(runs_path.read_text(encoding="utf-8"))["notebooks"] if runs_path.is_file() else {}
-    lines = ["notebook                  seconds  profile"]
-    total = 0.0
-    for stem in ("04_feature_engineering", "05_rnn_vs_lstm", "06_evaluation"):
-        if stem in runs:
-            total += runs[stem]["seconds"]
-            lines.append(f"{stem:24s} {runs[stem]['seconds']:8.1f}  {runs[stem]['profile']}")
-    lines.append(f"{'04-06 together':24s} {total:8.1f}")
-    lines.append("\nmodel      sessions/s  train s (mean)  validation ROC-AUC")
-    for kind, value in read_metrics("05_rnn_vs_lstm")["metrics"].items():
-        lines.append(f"{kind:10s} {value['sessions_per_second']:10.0f} {value['train_seconds_mean']:14.1f}"
-                     f"  {value['validation_auc_mean']:.4f} +/- {value['validation_auc_std']:.4f}")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(speed_report())

@@ -14,7 +14,6 @@ from utils.core import config
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 
 
-
 def discover(folder: Path | None = None) -> list[Path]:
     """Numbered notebooks in order; a duplicate number is an error, not a silent choice."""
     folder = folder or config.NOTEBOOKS_DIR

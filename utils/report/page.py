@@ -1,41 +1,35 @@
 """Build reports/index.html from what the notebooks left in reports/.
 
-The page links each executed notebook (rendered to HTML), shows its recorded metrics and
-parameters as tables, its run time and its figures as thumbnails. It uses relative links only,
-so it opens from disk in any browser. ``python -m utils.report.page`` rebuilds it without running
-anything.
+The page opens with the findings: for each notebook, the values it marked as headlines
+(``recorder.record(..., headline=True)``) as tables and its key figure
+(``plots.savefig(..., key=True)``) at readable size. Then, per notebook: run status, the executed
+notebook (rendered to HTML), every recorded value and parameter (collapsed) and the other figures.
+This module prepares plain data; the layout is templates/index.html.j2. Links are relative, so
+the page opens from disk in any browser. ``python -m utils.report.page`` rebuilds it without
+running anything.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
 import nbformat
 
 from utils.core import config
+from utils.core.files import write_text_atomic
 from utils.core.recorder import git_commit, package_versions
 from utils.report.notebooks import discover
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
-h1 { color: #8c2d5a; } h2 { border-bottom: 2px solid #8c2d5a; padding-bottom: .2rem; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
-table.comparison { display: block; overflow-x: auto; max-width: 100%; }
-th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f6eef2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.status-ok { color: #2d7a2d; font-weight: bold; } .status-failed { color: #b00020; font-weight: bold; }
-.status-missing { color: #888; }
-.fallback { background: #fff4d6; border-left: 4px solid #e0a800; padding: 4px 8px; }
-.figures img { width: 240px; border: 1px solid #ddd; margin: 4px; }
-details { margin: .3rem 0 1rem; } .meta { color: #555; font-size: .9rem; }
-"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ESTIMATE_KEYS = {"value", "ci_low", "ci_high", "mean_over_seeds", "std_over_seeds"}
 
 
 def format_value(value) -> str:
+    """A raw recorded value, compactly (the full list of values)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, dict)):
@@ -55,56 +49,84 @@ def flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
-INTERVAL_KEYS = {"value", "ci_low", "ci_high", "mean_over_seeds", "std_over_seeds"}
+def is_estimate(value) -> bool:
+    """An interval {"value", "ci_low", "ci_high"} and/or a spread {"mean_over_seeds", "std_over_seeds"}."""
+    return (isinstance(value, dict) and bool(value) and set(value) <= ESTIMATE_KEYS
+            and ("value" in value or "mean_over_seeds" in value))
 
 
-def is_interval(value) -> bool:
-    return isinstance(value, dict) and "value" in value and set(value) <= INTERVAL_KEYS
+def format_number(x) -> str:
+    """Three decimals for the usual metric range; integers exactly; tiny or huge in e-notation."""
+    if isinstance(x, (bool, int)):
+        return str(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e6:
+        return f"{x:.3f}"
+    return f"{x:.3g}"
 
 
 def format_cell(value) -> str:
-    """A number, or an estimate with its interval: 0.87 [0.85, 0.89]."""
-    if is_interval(value):
-        text = format_value(value["value"])
-        if "ci_low" in value and "ci_high" in value:
-            text += f" [{format_value(value['ci_low'])}, {format_value(value['ci_high'])}]"
-        return text
-    return format_value(value)
+    """One table cell: 0.870 [0.853, 0.892] for an interval, 0.870 ± 0.012 for a spread over seeds."""
+    if value is None:
+        return "n/a"  # NaN and inf are recorded as None
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    if is_estimate(value):
+        parts = []
+        if "value" in value:
+            text = format_cell(value["value"])
+            if "ci_low" in value and "ci_high" in value:
+                text += f" [{format_cell(value['ci_low'])}, {format_cell(value['ci_high'])}]"
+            parts.append(text)
+        if "mean_over_seeds" in value:
+            text = format_cell(value["mean_over_seeds"])
+            if "std_over_seeds" in value:
+                text += f" ± {format_cell(value['std_over_seeds'])}"
+            parts.append(text if not parts else f"seeds: {text}")
+        return "\n".join(parts)  # both: the interval, and the spread over seeds below it
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
 
 
-def comparisons(values: dict, caption: str = "") -> list[tuple[str, list[str], dict[str, dict]]]:
-    """Side-by-side tables from the recorded metrics, as (caption, columns, rows): at every level
-    of nesting, the entries that map names to numbers (or intervals), grouped by their keys.
-    {"rnn": {"auc": .8, "f1": .5}, "lstm": {...}} gives one table with a row per model and a
-    column per metric; {"mase": {"lstm": {...}, "naive": {...}}} gives one captioned "mase"."""
-    groups: dict[tuple, dict[str, dict]] = {}
-    nested = []
-    for name, value in values.items():
-        if not isinstance(value, dict) or not value or is_interval(value):
+def is_cell(value) -> bool:
+    """A value shown in one table cell (anything but a dict of further values)."""
+    return not isinstance(value, dict) or not value or is_estimate(value)
+
+
+def headline_table(name: str, value) -> dict:
+    """A headline as a table {"caption", "columns", "rows": [(row name, [cells])], "notes"}: a dict
+    of dicts has a row per outer key (models, cases) and a column per inner key (metrics); a dict
+    of numbers is one row, a number or an interval one cell, both named by the headline. Plain
+    entries beside the rows of a dict of dicts (a sample size, say) become notes under the table."""
+    if is_cell(value):
+        return {"caption": None, "columns": ["value"], "rows": [(name, [format_cell(value)])], "notes": []}
+    if all(is_cell(v) for v in value.values()):
+        return {"caption": None, "columns": list(value),
+                "rows": [(name, [format_cell(v) for v in value.values()])], "notes": []}
+    rows = {key: v for key, v in value.items() if not is_cell(v)}
+    columns = list(dict.fromkeys(column for row in rows.values() for column in row))
+    return {"caption": name, "columns": columns,
+            "rows": [(key, [format_cell(row[c]) if c in row else "" for c in columns])
+                     for key, row in rows.items()],
+            "notes": [(key, format_cell(v)) for key, v in value.items() if is_cell(v)]}
+
+
+def headline_tables(metrics: dict, headlines: list[str]) -> list[dict]:
+    """The tables of a notebook's headlines, in the order it marked them. Consecutive one-row
+    headlines with the same columns (single values; or "rnn", "lstm" with the same metrics)
+    share one table, a row each."""
+    tables: list[dict] = []
+    for name in headlines:
+        if name not in metrics:
             continue
-        if all(isinstance(v, (int, float)) or v is None or is_interval(v) for v in value.values()):
-            groups.setdefault(tuple(value), {})[name] = value
+        table = headline_table(name, metrics[name])
+        previous = tables[-1] if tables else None
+        if (previous and table["caption"] is None and previous["caption"] is None
+                and previous["columns"] == table["columns"]):
+            previous["rows"].extend(table["rows"])
         else:
-            nested.extend(comparisons(value, f"{caption}.{name}" if caption else name))
-    return [(caption, list(columns), rows) for columns, rows in groups.items()] + nested
-
-
-def comparison_table(caption: str, columns: list[str], rows: dict[str, dict]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [caption, *columns])
-    body = "".join(
-        f"<tr><th>{html.escape(name)}</th>"
-        + "".join(f"<td class=\"num\">{html.escape(format_cell(row[c]))}</td>" for c in columns)
-        + "</tr>" for name, row in rows.items())
-    return f"<table class=\"comparison\"><tr>{head}</tr>{body}</table>"
-
-
-def table(rows: list[tuple[str, object]], headers: tuple[str, str], css_class: str) -> str:
-    body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td class=\"num\">{html.escape(format_value(value))}</td></tr>"
-        for name, value in rows
-    )
-    return (f"<table class=\"{css_class}\"><tr><th>{headers[0]}</th><th>{headers[1]}</th></tr>"
-            f"{body}</table>")
+            tables.append(table)
+    return tables
 
 
 def notebook_title(path: Path) -> str:
@@ -127,60 +149,46 @@ def render_executed(executed: Path) -> Path | None:
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        tmp = page.with_suffix(".html.tmp")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(page)
+        write_text_atomic(page, body)
     return page
 
 
-def notebook_section(notebook: Path, runs: dict, reports: Path) -> str:
+def figure_entry(path: Path, reports: Path) -> dict:
+    return {"name": path.stem, "src": path.relative_to(reports).as_posix()}
+
+
+def notebook_entry(notebook: Path, run: dict | None, reports: Path) -> dict:
+    """Everything the template shows about one notebook, as plain values."""
     stem = notebook.stem
-    run = runs.get(stem)
     metrics_path = reports / "metrics" / f"{stem}.json"
     recorded = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
-    page = render_executed(reports / "executed" / notebook.name)
-    parts = [f"<section id=\"{stem}\"><h2>{html.escape(notebook_title(notebook))}</h2>"]
-    if run:
-        status = f"<span class=\"status-{run['status']}\">{run['status']}</span>"
-        parts.append(f"<p class=\"meta\">{html.escape(notebook.name)}: {status} in "
-                     f"{run['seconds']:.1f} s, profile {html.escape(run['profile'])}, "
-                     f"finished {html.escape(run['finished_at'])}</p>")
-        if run["status"] == "failed":
-            parts.append(f"<pre>{html.escape(run['error'])}</pre>")
-    else:
-        parts.append(f"<p class=\"status-missing\">{html.escape(notebook.name)}: not run yet</p>")
-    if page:
-        link = page.relative_to(reports).as_posix()
-        parts.append(f"<p><a href=\"{link}\">Open the executed notebook</a></p>")
-    if recorded:
-        parts.extend(f"<p class=\"fallback\">Fallback: {html.escape(message)}</p>"
-                     for message in recorded.get("fallbacks", []))
-        parts.append("<h3>Metrics</h3>")
-        side_by_side = comparisons(recorded["metrics"])
-        parts.extend(comparison_table(*t) for t in side_by_side)
-        shown = tuple(f"{caption}.{row}." if caption else f"{row}."
-                      for caption, _, rows in side_by_side for row in rows)
-        rest = [(name, value) for name, value in flatten(recorded["metrics"])
-                if not (name + ".").startswith(shown)]
-        if rest:
-            parts.append(table(rest, ("metric", "value"), "metrics"))
-        parts.append("<details><summary>All recorded values, one per row</summary>"
-                     + table(flatten(recorded["metrics"]), ("metric", "value"), "metrics")
-                     + "</details>")
-        parts.append(f"<p class=\"meta\">data source: {html.escape(recorded['data_source'])}; "
-                     f"seed {recorded['seed']}; commit {html.escape(recorded['git_commit'])}; "
-                     f"wall time {recorded['wall_time_s']:.1f} s</p>")
-        parts.append("<details><summary>Parameters</summary>"
-                     + table(sorted(recorded["parameters"].items()), ("parameter", "value"), "params")
-                     + "</details>")
+    executed = render_executed(reports / "executed" / notebook.name)
     figures = sorted((reports / "figures" / stem).glob("*.png"))
-    if figures:
-        links = [(f.relative_to(reports).as_posix(), html.escape(f.stem)) for f in figures]
-        thumbs = "".join(f"<a href=\"{src}\"><img src=\"{src}\" alt=\"{name}\" title=\"{name}\"></a>"
-                         for src, name in links)
-        parts.append(f"<h3>Figures</h3><div class=\"figures\">{thumbs}</div>")
-    parts.append("</section>")
-    return "\n".join(parts)
+    key_name = (recorded or {}).get("key_figure")
+    key_figure = next((f for f in figures if f.stem == key_name), None)
+    entry = {
+        "stem": stem, "file": notebook.name, "title": notebook_title(notebook), "run": run,
+        "executed": executed.relative_to(reports).as_posix() if executed else None,
+        "recorded": recorded is not None, "headlines": [], "fallbacks": [], "values": [],
+        "parameters": [], "key_figure": figure_entry(key_figure, reports) if key_figure else None,
+        "figures": [figure_entry(f, reports) for f in figures if f != key_figure],
+    }
+    if recorded:
+        entry.update(
+            headlines=headline_tables(recorded["metrics"], recorded.get("headlines", [])),
+            fallbacks=recorded.get("fallbacks", []),
+            values=[(name, format_value(v)) for name, v in flatten(recorded["metrics"])],
+            parameters=[(name, format_value(v)) for name, v in sorted(recorded["parameters"].items())],
+            data_source=recorded["data_source"], seed=recorded["seed"],
+            commit=recorded["git_commit"], wall_time_s=recorded["wall_time_s"],
+        )
+    return entry
+
+
+def render(context: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("index.html.j2").render(context)
 
 
 def build_report() -> Path:
@@ -188,26 +196,15 @@ def build_report() -> Path:
     runs_path = reports / "runs.json"
     runs_log = json.loads(runs_path.read_text(encoding="utf-8")) if runs_path.is_file() else {}
     runs = runs_log.get("notebooks", {})
-    notebooks = discover()
-    versions = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-                       for k, v in package_versions().items())
-    toc = "".join(f"<li><a href=\"#{p.stem}\">{html.escape(p.stem)}</a></li>" for p in notebooks)
-    body = "\n".join(notebook_section(p, runs, reports) for p in notebooks)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Beauty shopper behaviour: report</title>
-<style>{STYLE}</style></head><body>
-<h1>Predicting beauty shoppers' next steps: RNN vs LSTM</h1>
-<p class="meta">Built {datetime.now().strftime("%Y-%m-%d %H:%M")}, commit {html.escape(git_commit())},
-profile {html.escape(str(runs_log.get("last_profile", "none")))}.</p>
-<details><summary>Package versions</summary><table>{versions}</table></details>
-<ol>{toc}</ol>
-{body}
-</body></html>
-"""
+    context = {
+        "built": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "commit": git_commit(),
+        "profile": str(runs_log.get("last_profile", "none")),
+        "versions": package_versions(),
+        "notebooks": [notebook_entry(p, runs.get(p.stem), reports) for p in discover()],
+    }
     index = reports / "index.html"
-    tmp = index.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(index)
+    write_text_atomic(index, render(context))
     return index
 
 

@@ -8,7 +8,8 @@ build the HTML report. The `beauty` command (utils.cli) is the way in:
 
 Notebooks are found by name (``NN_*.ipynb`` in notebooks/), never from a hand-kept list; names
 starting with ``_`` are templates and skipped. Each run appends to reports/runs.json, which the
-report reads for run times and status. This is the one module that names notebooks: DATA_NEEDS.
+report reads for run times and status. This is the one module that names notebooks (DATA_NEEDS);
+elsewhere a missing file is described by the step that writes it (tests/test_layers.py checks).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Classify beauty products into shop categories from their text (notebook 11).
+"""Classify beauty products into shop categories from their text.
 
 - ``product_text`` turns a catalogue (Sephora's columns or plain name/brand/...) into the fields
   the models read; ``category_labels`` gives each product its primary and secondary label.
-- ``tfidf_classifier`` builds the scikit-learn pipelines, ``keras_text_model`` the Keras ones.
+- ``tfidf_classifier`` builds the scikit-learn pipelines; ``train_text_model`` trains a Keras
+  text model made by the builder it is given (``utils.models.text.build_text_model``).
+- ``macro_f1`` / ``macro_f1_interval`` / ``per_class`` score predictions.
 - ``save_classifier`` / ``load_classifier`` store the deployed pipelines (joblib, atomically);
   ``label_products`` labels new products from their names (and, when known, more text).
 """
@@ -12,13 +14,15 @@ from __future__ import annotations
 import ast
 import os
 import re
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from utils.core import config
+from utils.core.files import atomic_path
+from utils.data.schema import require_columns
 
 PRIMARY = ("Skincare", "Makeup", "Hair", "Fragrance", "Bath & Body")
 # Sephora's other primary categories are shop sections, not kinds of product: a mini lipstick
@@ -89,8 +93,8 @@ def product_text(products: pd.DataFrame) -> pd.DataFrame:
     for field, names in aliases.items():
         column = next((c for c in names if c in products.columns), None)
         if column is None and field == "name":
-            raise ValueError(f"no product name column: expected 'name' or 'product_name', got "
-                             f"{list(products.columns)}")
+            require_columns(products, ["name"], "products",
+                            fix="Name the product name column 'name' (or Sephora's 'product_name').")
         values = products[column] if column else pd.Series("", index=products.index)
         out[field] = [pack_size(v) if field == "size" else clean_field(v) for v in values]
     text = pd.DataFrame(out, index=products.index)
@@ -115,6 +119,7 @@ def category_labels(products: pd.DataFrame, min_products: int = 30) -> pd.DataFr
     categories, or none at all, becomes "<primary> › other"; ``scored`` marks the products whose
     secondary category is frequent enough to be scored.
     """
+    require_columns(products, ["primary_category", "secondary_category"], "products")
     primary = products["primary_category"].astype("string")
     primary = primary.where(primary.isin(PRIMARY))
     secondary = products["secondary_category"].astype("string").fillna(OTHER)
@@ -128,6 +133,7 @@ def category_labels(products: pd.DataFrame, min_products: int = 30) -> pd.DataFr
 def section_truth(products: pd.DataFrame) -> pd.Series:
     """For products of a shop section (Mini Size, Men, ...), the primary category their secondary
     category names (Mini Size › Makeup -> Makeup), else missing."""
+    require_columns(products, ["primary_category", "secondary_category"], "products")
     in_section = products["primary_category"].astype("string").isin(SECTIONS)
     secondary = products["secondary_category"].astype("string")
     return secondary.where(in_section & secondary.isin(PRIMARY))
@@ -194,38 +200,103 @@ def with_names_only_copies(text: pd.DataFrame, labels: pd.Series):
     return pd.concat([text, names_only(text)]), pd.concat([labels, labels])
 
 
-def keras_text_model(kind: str, seq_len: int, vocab_size: int, n_primary: int, n_secondary: int,
-                     dim: int = 64, units: int = 96, learning_rate: float = 5e-3):
-    """Token ids -> embedding -> LSTM or 1-D CNN -> two softmax heads: primary and secondary."""
+def text_vectorizer(text: pd.DataFrame, vocab_size: int, seq_len: int):
+    """A Keras TextVectorization layer adapted to the ``full_text`` of ``text`` (the training
+    products only): the ``vocab_size`` most frequent words get ids, the rest one "unknown" id."""
     import keras
 
-    tokens = keras.Input((seq_len,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, dim, mask_zero=kind == "lstm")(tokens)
-    if kind == "lstm":
-        # read from the end back to the start, so the name is what the LSTM has seen last
-        x = keras.layers.LSTM(units, go_backwards=True)(x)
-    elif kind == "cnn":
-        x = keras.layers.Conv1D(2 * units, 3, activation="relu")(x)
-        x = keras.layers.GlobalMaxPooling1D()(x)
-    else:
-        raise ValueError(f"kind must be 'lstm' or 'cnn', got {kind!r}")
-    x = keras.layers.Dropout(0.3)(x)
-    outputs = [keras.layers.Dense(n_primary, activation="softmax", name="primary")(x),
-               keras.layers.Dense(n_secondary, activation="softmax", name="secondary")(x)]
-    model = keras.Model(tokens, outputs, name=kind)
-    model.compile(keras.optimizers.Adam(learning_rate),
-                  ["sparse_categorical_crossentropy", "sparse_categorical_crossentropy"])
-    return model
+    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, output_sequence_length=seq_len)
+    vectorizer.adapt(full_text(text).to_numpy())
+    return vectorizer
 
 
-def macro_f1(y_true, y_pred, labels=None) -> float:
-    """Macro-F1 over ``labels`` (default: the true labels), on the rows whose truth is one of them."""
+def token_ids(vectorizer, text: pd.DataFrame, seq_len: int) -> np.ndarray:
+    """Word ids of each product's ``full_text``: one row of ``seq_len`` ids per product."""
+    import keras
+
+    if seq_len > vectorizer.get_config()["output_sequence_length"]:
+        raise ValueError(f"seq_len {seq_len} is longer than the vectorizer's output "
+                         f"({vectorizer.get_config()['output_sequence_length']}); make it with "
+                         "text_vectorizer(..., seq_len=<the longest length you need>)")
+    # the vectorizer pads at the end and cuts the tail, so a shorter input is its first columns
+    return keras.ops.convert_to_numpy(vectorizer(full_text(text).to_numpy()))[:, :seq_len]
+
+
+def train_text_model(build: Callable, kind: str, vectorizer, seq_len: int, train: tuple,
+                     classes: dict, valid: tuple | None = None, epochs: int = 8, patience: int = 2,
+                     batch_size: int = 64, **build_args):
+    """Make a Keras text model with ``build`` and train it on both levels at once.
+
+    build: the model builder, called as ``build(kind, seq_len, vocab_size, n_primary,
+      n_secondary, **build_args)``; ``utils.models.text.build_text_model`` is the project's.
+    train, valid: (``product_text`` frame, labels frame with "primary" and "secondary").
+      With ``valid``, training stops when the validation loss has not improved for ``patience``
+      epochs and keeps the best epoch's weights; without it, it runs exactly ``epochs`` epochs
+      (a refit with the number of epochs validation chose).
+    classes: {"primary": [...], "secondary": [...]}, the labels in the order of the outputs.
+
+    Returns (model, history, predict): the Keras model, its per-epoch losses, and
+    ``predict(text)`` -> {"primary": DataFrame, "secondary": DataFrame} of probabilities.
+    """
+    import keras
+
+    def encode(frame, labels):
+        x = token_ids(vectorizer, frame, seq_len)
+        y = []
+        for task in ("primary", "secondary"):
+            ids = labels[task].map({c: i for i, c in enumerate(classes[task])})
+            if ids.isna().any():
+                raise ValueError(f"{task} label {labels[task][ids.isna()].iloc[0]!r} is not in "
+                                 f"classes[{task!r}]; list every label of the data there")
+            y.append(ids.to_numpy(int))
+        return x, y
+
+    model = build(kind, seq_len, vectorizer.vocabulary_size(), len(classes["primary"]),
+                  len(classes["secondary"]), **build_args)
+    x, y = encode(*train)
+    fit_args = {"epochs": epochs}
+    if valid is not None:
+        fit_args["validation_data"] = encode(*valid)
+        fit_args["callbacks"] = [keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
+    history = model.fit(x, y, batch_size=batch_size, verbose=0, **fit_args)
+
+    def predict(frame):
+        p, s = model.predict(token_ids(vectorizer, frame, seq_len), batch_size=512, verbose=0)
+        return {"primary": pd.DataFrame(p, columns=list(classes["primary"])),
+                "secondary": pd.DataFrame(s, columns=list(classes["secondary"]))}
+
+    return model, history.history, predict
+
+
+def macro_f1(y_true, y_pred, labels=None, sample_weight=None) -> float:
+    """Macro-F1 over ``labels`` (default: the true labels), on the rows whose truth is one of them.
+
+    A label of ``labels`` that no row has as its truth cannot be measured and is left out of the
+    mean (rather than counted as an F1 of 0). ``sample_weight`` counts rows repeatedly (bootstrap).
+    """
     from sklearn.metrics import f1_score
 
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    labels = sorted(set(y_true)) if labels is None else list(labels)
-    keep = np.isin(y_true, labels)
-    return float(f1_score(y_true[keep], y_pred[keep], labels=labels, average="macro", zero_division=0))
+    weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    present = set(y_true[weight > 0])
+    labels = sorted(present) if labels is None else [label for label in labels if label in present]
+    keep = np.isin(y_true, labels) & (weight > 0)
+    return float(f1_score(y_true[keep], y_pred[keep], labels=labels, average="macro", zero_division=0,
+                          sample_weight=weight[keep]))
+
+
+def macro_f1_interval(y_true, y_pred, labels, n_boot: int = 200, seed: int = 0) -> dict:
+    """Macro-F1 with a bootstrap 95% interval over the products: {"value", "ci_low", "ci_high"}.
+
+    Each resample draws the products with replacement (the same draws for every model with the
+    same seed and number of products, so intervals of different models line up).
+    """
+    from utils.models.evaluate import bootstrap_weights
+
+    scores = [macro_f1(y_true, y_pred, labels, sample_weight=w)
+              for w in bootstrap_weights(len(y_true), n_boot, seed)]
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return {"value": macro_f1(y_true, y_pred, labels), "ci_low": float(low), "ci_high": float(high)}
 
 
 def per_class(y_true, y_pred, labels) -> pd.DataFrame:
@@ -240,22 +311,15 @@ def per_class(y_true, y_pred, labels) -> pd.DataFrame:
 
 
 def save_classifier(models: dict, path: str | os.PathLike | None = None) -> Path:
-    """Store {"primary": pipeline, "secondary": pipeline} with joblib: temporary file, then rename."""
+    """Store {"primary": pipeline, "secondary": pipeline} with joblib, atomically."""
     import joblib
 
     missing = [task for task in ("primary", "secondary") if task not in models]
     if missing:
         raise ValueError(f"save_classifier needs a fitted pipeline for {missing}")
     path = Path(path) if path else default_model_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         joblib.dump({"primary": models["primary"], "secondary": models["secondary"]}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -264,8 +328,12 @@ def load_classifier(path: str | os.PathLike | None = None) -> dict:
 
     path = Path(path) if path else default_model_path()
     if not path.is_file():
-        raise FileNotFoundError(f"no product classifier at {path}: run notebook "
-                                "11_product_classification first (it saves one there), or pass model=<path>")
+        raise FileNotFoundError(
+            f"no saved classifier at {path}: fit one pipeline per level, e.g. "
+            "classify.tfidf_classifier('names').fit(classify.product_text(products), labels[task]) "
+            "for task 'primary' and 'secondary' (labels from classify.category_labels(products)), "
+            f"store them with classify.save_classifier({{'primary': ..., 'secondary': ...}}, {str(path)!r}), "
+            "or pass model=<path of a saved classifier>")
     return joblib.load(path)
 
 
@@ -286,8 +354,8 @@ def label_products(names, brands=None, highlights=None, ingredients=None, sizes=
 
     Each optional list has one entry per name (None where unknown); ``sizes`` as listed
     ("6.7 oz / 200 mL"), ``variations`` as what a shopper picks ("Color", "Size", "Scent").
-    ``model``: the dict from ``load_classifier``, a path to a saved one, or None for the one
-    notebook 11 saved. The secondary category is the most likely one within the predicted
+    ``model``: the dict from ``load_classifier``, a path to a saved one, or None for the one at
+    ``default_model_path()``. The secondary category is the most likely one within the predicted
     primary category, so the two always agree.
     """
     names = _as_list(names, "names", None)

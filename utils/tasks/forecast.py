@@ -19,18 +19,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from utils.core import config
 from utils.core.config import one_openmp_thread
+from utils.data.schema import require_columns
 
 SEASON = 7  # shop demand repeats weekly
 
 
 # --- series ---------------------------------------------------------------------------------
-
-
-def _require(frame: pd.DataFrame, columns, what: str, fix: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} has no column {missing[0]!r} (it has: "
-                         f"{', '.join(map(str, frame.columns))}); {fix}")
 
 
 def _category_of(products: pd.DataFrame) -> pd.Series:
@@ -39,14 +33,14 @@ def _category_of(products: pd.DataFrame) -> pd.Series:
     if "top" in products:
         category = products["top"].astype("str")
     else:
-        _require(products, ["category_code"], "products", "give data/interim/products.parquet")
+        require_columns(products, ["category_code"], "products", "Give data/interim/products.parquet.")
         category = products["category_code"].astype("str").str.split(".").str[0]
     return category.fillna("unknown")
 
 
 def with_category(events: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """The events with a ``category`` column: the top-level category of each event's product."""
-    _require(products, ["product_id"], "products", "give data/interim/products.parquet")
+    require_columns(products, ["product_id"], "products", "Give data/interim/products.parquet.")
     lookup = pd.Series(_category_of(products).to_numpy(), index=products["product_id"].to_numpy())
     lookup = lookup[~lookup.index.duplicated()]
     category = events["product_id"].map(lookup).fillna("unknown").astype("str")
@@ -72,9 +66,9 @@ def daily_units(events: pd.DataFrame, by: str = "category", start=None, end=None
     quiet days at either end count as zero demand). Other ``event_types`` count other events
     instead, e.g. ("view", "cart", "purchase") for interest in a product.
     """
-    fix = ("add it with forecast.with_category(events, products)" if by == "category" else
-           "give events in the REES46 schema (data/interim/clean_events.parquet)")
-    _require(events, ["event_time", "event_type", by], "events", fix)
+    fix = ("Add it with forecast.with_category(events, products)." if by == "category" else
+           "Give events in the REES46 schema (data/interim/clean_events.parquet).")
+    require_columns(events, ["event_time", "event_type", by], "events", fix)
     day = _days(events["event_time"])
     index = _day_index(day.min() if start is None else start, day.max() if end is None else end)
     bought = events["event_type"].astype("str").isin(event_types).to_numpy()
@@ -88,8 +82,9 @@ def daily_units(events: pd.DataFrame, by: str = "category", start=None, end=None
 
 def daily_mentions(social: pd.DataFrame, products: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     """Social-media mentions per day and top-level category (rows with level == "category")."""
-    _require(social, ["date", "level", "name", "mentions"], "social",
-             "give data/interim/social.parquet (notebook 01, simulated source)")
+    require_columns(social, ["date", "level", "name", "mentions"], "social",
+                    "Give data/interim/social.parquet (the collection step writes it for the "
+                    "simulated source).")
     rows = social[social["level"].astype("str") == "category"]
     codes = products.assign(category=_category_of(products)).dropna(subset=["category_code"])
     lookup = codes.drop_duplicates("category_code").set_index("category_code")["category"]
@@ -287,26 +282,29 @@ def gbm_forecaster(n_lags: int = 28, max_iter: int = 100, seed: int = 0, loss: s
 
 def lstm_forecaster(lookback: int = 28, units: int = 32, epochs: int = 30, batch_size: int = 64,
                     learning_rate: float = 0.005, seed: int = 0, exog: pd.DataFrame | None = None,
-                    loss: str = "mae"):
+                    loss: str = "mae", build_model=None):
     """A small LSTM trained afresh at each origin on every window of every series (pooled).
 
-    Inputs per day: the value divided by the series' mean, the weekday (sine, cosine) and, with
-    ``exog`` (a days x series frame such as mentions, same columns), that series' exogenous
-    value divided by its mean; the LSTM's last state feeds a Dense layer that outputs all
-    ``horizon`` days at once. The default loss, mean absolute error, aims at the median, as the
-    lag model's does ("mse" aims at the mean). ``forecast.losses`` keeps each origin's
-    training-loss curve.
+    The model is ``build_model(lookback, n_features, horizon, units=units)`` (None: the default
+    ``utils.models.forecaster.build_forecaster``, an LSTM whose last state feeds a Dense layer
+    that outputs all ``horizon`` days at once). Inputs per day: the value divided by the series'
+    mean, the weekday (sine, cosine) and, with ``exog`` (a days x series frame such as mentions,
+    same columns), that series' exogenous value divided by its mean. The default loss, mean
+    absolute error, aims at the median, as the lag model's does ("mse" aims at the mean).
+    ``forecast.losses`` keeps each origin's training-loss curve and ``forecast.model`` the last
+    model trained.
     """
     built = {}
 
     def model_for(n_features: int, horizon: int):
-        import keras
+        import keras  # here, not at the top: the baselines of this module need no TensorFlow
+
+        from utils.models.forecaster import build_forecaster
 
         if (n_features, horizon) not in built:
             built.clear()
             config.seed_everything(seed)
-            model = keras.Sequential([keras.Input((lookback, n_features)), keras.layers.LSTM(units),
-                                      keras.layers.Dense(horizon)])
+            model = (build_model or build_forecaster)(lookback, n_features, horizon, units=units)
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
             model.optimizer.build(model.trainable_variables)
             built[n_features, horizon] = (model, model.get_weights(),
@@ -333,11 +331,12 @@ def lstm_forecaster(lookback: int = 28, units: int = 32, epochs: int = 30, batch
         config.seed_everything(seed)
         fit = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
         forecast.losses.append(fit.history["loss"])
+        forecast.model = model
         last, _ = make_windows(values[-lookback:] / scale, lookback, 0, features[-lookback:])
         pred = np.asarray(model(last, training=False)).T  # (horizon, series)
         return np.clip(pred * scale, 0, None)
 
-    forecast.losses = []
+    forecast.losses, forecast.model = [], None
     return forecast
 
 
@@ -415,6 +414,37 @@ def score(results: pd.DataFrame, by="method") -> pd.DataFrame:
                            smape=_smape_terms(results["actual"], results["forecast"]), error=error)
     return frame.groupby(by, sort=False).agg(MASE=("scaled", "mean"), sMAPE=("smape", "mean"),
                                              bias=("error", "mean"))
+
+
+def mase_by_forecast(results: pd.DataFrame) -> pd.DataFrame:
+    """MASE of each forecast: rows (origin, series), one column per method; a row whose scale is 0
+    (nothing to scale by) is left out. The column means are ``score``'s MASE."""
+    scaled = (results["forecast"] - results["actual"]).abs() / results["scale"].where(results["scale"] > 0)
+    table = scaled.groupby([results["origin"], results["series"], results["method"]], sort=False).mean()
+    return table.unstack("method").dropna()
+
+
+def bootstrap_means(table: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Mean of each column of ``table`` (rows: forecasts, e.g. (origin, series); columns: methods)
+    with a percentile bootstrap 95% interval. Rows are resampled whole, so every method is scored on
+    the same resamples. Forecasts from one origin share its luck, so the interval is a lower bound on
+    the real uncertainty."""
+    values = table.to_numpy(float)
+    rows = np.random.default_rng(seed).integers(0, len(values), (n_boot, len(values)))
+    means = values[rows].mean(axis=1)  # (n_boot, methods)
+    low, high = np.percentile(means, [2.5, 97.5], axis=0)
+    return pd.DataFrame({"value": values.mean(axis=0), "ci_low": low, "ci_high": high},
+                        index=table.columns)
+
+
+def paired_difference(table: pd.DataFrame, a: str, b: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Mean of column ``a`` minus column ``b`` over the same rows, with its percentile bootstrap 95%
+    interval (as ``bootstrap_means``); an interval that contains 0 means the difference is inside
+    the noise of this many forecasts."""
+    difference = (table[a] - table[b]).to_frame("difference")
+    row = bootstrap_means(difference, n_boot, seed).iloc[0]
+    return {"difference": float(row["value"]), "ci_low": float(row["ci_low"]),
+            "ci_high": float(row["ci_high"]), "n_forecasts": len(table)}
 
 
 # --- intervals and stock --------------------------------------------------------------------

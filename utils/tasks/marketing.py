@@ -21,18 +21,11 @@ from sklearn.preprocessing import StandardScaler
 
 from utils.core.config import one_openmp_thread
 from utils.data.features import demographics
+from utils.data.schema import require_columns
 
 # Effects of a contact on P(buy) for segments made from behaviour, used when the data has no
 # simulator truth (real data): browsers need a nudge, repeat buyers would buy anyway.
 STAND_IN_UPLIFT = {"browser": 0.03, "one-time buyer": 0.05, "repeat buyer": -0.03}
-
-
-def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
-    """Fail with a message naming the missing column(s) and the fix."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"{what} has no column(s) {missing}; it needs {list(columns)} "
-                       f"(it has {list(frame.columns)}). Add or rename the column(s) first.")
 
 
 def cumulative(score, *values) -> list[np.ndarray]:

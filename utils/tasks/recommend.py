@@ -1,7 +1,8 @@
 """Next-item recommendation: the leave-one-out split, all-item ranking metrics, two baselines
 and recurrent recommenders (GRU, LSTM, SimpleRNN).
 
-The protocol is the one of docs/DESIGN.md and of the published Amazon Beauty tables:
+The protocol is the one of docs/DESIGN.md#next-item-recommendation and of the published Amazon
+Beauty tables:
 
 - ``leave_one_out``: per user, the last item is the test target, the second-to-last the
   validation target, the rest the training prefix. For validation a model sees the training
@@ -12,11 +13,12 @@ The protocol is the one of docs/DESIGN.md and of the published Amazon Beauty tab
   against the target (an item scoring the same as the target is ranked before it).
   HR@k = share of users with rank < k, NDCG@k = mean of 1/log2(rank + 2) for rank < k (else 0),
   MRR = mean of 1/(rank + 1), all averaged over all users.
-- ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines;
-  ``RecurrentRecommender`` embeds items, runs a GRU / LSTM / SimpleRNN over them and scores
-  every item at every position with a full softmax, trained with cross-entropy on the real
-  (non-padded) positions only. ``train_recurrent`` streams batches through ``tf.data`` and
-  stops early on validation NDCG@10.
+- ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines.
+- ``train_recommender`` builds a recurrent recommender with the builder it is given (by default
+  ``utils.models.recommender.build_recommender``: item embedding -> GRU / LSTM / SimpleRNN ->
+  a score for every item at every position), trains it with the full-softmax cross-entropy of
+  the next item on the real (non-padded) positions only, streams batches through ``tf.data`` and
+  stops early on validation NDCG@10. ``NextItemScorer`` ranks with the trained model.
 
 ``python -m utils.tasks.recommend --benchmark --seeds 3`` trains every model on Amazon Beauty and writes
 reports/metrics/benchmark_recsys.json.
@@ -38,6 +40,9 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from utils.core import config, files, recorder
+from utils.data.schema import require_columns
+from utils.models.evaluate import bootstrap_weights
+from utils.models.recommender import build_recommender
 
 KS = (5, 10, 20)
 SELECTION_METRIC = "NDCG@10"
@@ -55,8 +60,8 @@ def purchase_sequences(events: pd.DataFrame) -> dict[int, list[int]]:
 
 
 def load_shop_purchases() -> tuple[dict[int, list[int]], pd.DataFrame]:
-    """Purchase sequences from data/interim/clean_events.parquet and the product table
-    data/interim/products.parquet (written by notebooks 01-03)."""
+    """Purchase sequences from data/interim/clean_events.parquet (the cleaning step) and the
+    product table data/interim/products.parquet (the collection step)."""
     interim = config.data_dir("interim")
     needed = {"clean_events.parquet": ("event_time", "event_type", "product_id", "user_id"),
               "products.parquet": ("product_id",)}
@@ -65,14 +70,13 @@ def load_shop_purchases() -> tuple[dict[int, list[int]], pd.DataFrame]:
         path = interim / name
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} is missing. Run notebooks 01_data_collection, 02_exploratory_analysis "
-                "and 03_preprocessing first (03 writes clean_events.parquet, 01 "
-                "products.parquet), or set dataset = 'amazon_beauty'.")
+                f"{path} is missing: the collection step writes products.parquet and the cleaning "
+                "step clean_events.parquet; run the notebooks that write them first "
+                "(data/README.md lists which notebook writes which file), or set "
+                "dataset = 'amazon_beauty'.")
         frame = pd.read_parquet(path)
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{path} has no column(s) {missing}; expected at least "
-                             f"{list(columns)}. Rerun notebooks 01-03 to rewrite it.")
+        require_columns(frame, columns, str(path),
+                        fix="Rerun the collection and cleaning steps to rewrite it.")
         tables[name] = frame
     return purchase_sequences(tables["clean_events.parquet"]), tables["products.parquet"]
 
@@ -190,6 +194,44 @@ def ranking_metrics(ranks: np.ndarray, ks=KS) -> dict[str, float]:
     return out
 
 
+def per_user_metrics(ranks: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+    """Each user's HR@k, NDCG@k and reciprocal rank: ``ranking_metrics`` are their means."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return {f"HR@{k}": (ranks < k).astype(float),
+            f"NDCG@{k}": np.where(ranks < k, 1.0 / np.log2(ranks + 2), 0.0),
+            "MRR": 1.0 / (ranks + 1)}
+
+
+def metrics_with_ci(ranks: dict[str, np.ndarray], k: int = 10, n_boot: int = 500,
+                    seed: int = 0) -> dict[str, dict]:
+    """{model: {HR@k, NDCG@k, MRR: {"value", "ci_low", "ci_high"}}} for the ranks of each model
+    on the same users, with percentile bootstrap 95% intervals over users (the same resamples
+    for every model)."""
+    n_users = len(next(iter(ranks.values())))
+    weights = bootstrap_weights(n_users, n_boot, seed) / n_users
+    out = {}
+    for name, model_ranks in ranks.items():
+        out[name] = {}
+        for metric, values in per_user_metrics(model_ranks, k).items():
+            low, high = np.percentile(weights @ values, [2.5, 97.5])
+            out[name][metric] = {"value": float(values.mean()), "ci_low": float(low),
+                                 "ci_high": float(high)}
+    return out
+
+
+def paired_difference(ranks_a: np.ndarray, ranks_b: np.ndarray, metric: str = "NDCG@10",
+                      n_boot: int = 500, seed: int = 0) -> dict[str, float]:
+    """``metric`` of model a minus model b on the same users: the difference, its percentile
+    bootstrap 95% interval over users, and the share of resamples in which a does not beat b.
+    An interval that contains 0 means the difference is inside the noise of this many users."""
+    k = int(metric.split("@")[1]) if "@" in metric else 10
+    a, b = per_user_metrics(ranks_a, k)[metric], per_user_metrics(ranks_b, k)[metric]
+    diffs = bootstrap_weights(len(a), n_boot, seed) @ (a - b) / len(a)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return {"difference": float((a - b).mean()), "ci_low": float(low), "ci_high": float(high),
+            "p_not_better": float(np.mean(diffs <= 0))}
+
+
 def rank_all(model, split: Split, stage: str, batch_size: int = 2048) -> np.ndarray:
     """Ranks of every user's ``stage`` target; the model scores users in batches."""
     inputs, targets = split.inputs(stage), split.targets(stage)
@@ -294,141 +336,115 @@ def training_dataset(split: Split, max_len: int, batch_size: int, seed: int) -> 
             .prefetch(tf.data.AUTOTUNE))
 
 
-CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}
+CELLS = ("gru", "lstm", "rnn")  # GRU, LSTM, SimpleRNN
 
 
-class RecurrentRecommender(keras.Model):
-    """Item embedding -> dropout -> GRU / LSTM / SimpleRNN -> dropout -> a score for every item.
+def model_parts(model: keras.Model) -> tuple[keras.Model, keras.layers.Layer]:
+    """The model up to its layer ``state`` (hidden state after each position) and its output
+    layer ``scores`` (item scores from a state): training and ranking need them apart."""
+    names = [layer.name for layer in model.layers]
+    if "state" not in names or "scores" not in names:
+        raise ValueError(f"the recommender {model.name!r} needs a layer named 'state' (the hidden "
+                         f"state after each position) and one named 'scores' (item scores from a "
+                         f"state); its layers are {names}. Name them so in the builder, as "
+                         f"utils/models/recommender.py does.")
+    return keras.Model(model.input, model.get_layer("state").output), model.get_layer("scores")
 
-    With ``tied=True`` the output layer reuses the item embeddings (score = h . e_item + b_item);
-    otherwise it is a separate dense layer. ``masked_loss`` is the full-softmax cross-entropy of
-    the next item, averaged over the real positions only (target 0 marks padding).
-    """
 
-    def __init__(self, n_items: int, cell: str = "gru", dim: int = 64, dropout: float = 0.3,
-                 tied: bool = True, max_len: int = 50, **kwargs):
-        super().__init__(**kwargs)
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
-        self.n_items, self.cell, self.tied, self.max_len = n_items, cell, tied, max_len
-        self.embedding = keras.layers.Embedding(n_items + 1, dim, mask_zero=True)
-        self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.rnn = CELLS[cell](dim, return_sequences=True)
-        self.hidden_dropout = keras.layers.Dropout(dropout)
-        if tied:
-            self.output_bias = self.add_weight(shape=(n_items,), initializer="zeros",
-                                               name="output_bias")
-        else:
-            self.output_layer = keras.layers.Dense(n_items)
-            self.output_layer.build((None, dim))
-        self.embedding.build((None, None))
-        self.rnn.build((None, None, dim))
-        self.built = True
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self._encode = tf.function(self._last_hidden, autograph=False,
-                                   input_signature=[tf.TensorSpec([None, None], tf.int32)])
+def masked_loss(encoder, scores, items, targets, training=False):
+    """Mean cross-entropy of the next item over the positions where targets > 0 (a softmax over
+    all items); item scores are computed at those positions only, never at the padding."""
+    real = targets > 0
+    states = tf.boolean_mask(encoder(items, training=training), real)
+    labels = tf.boolean_mask(targets, real) - 1
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=scores(states)))
 
-    def call(self, items, training=False):
-        """Hidden state after each position: (batch, time, dim); padding (item 0) is skipped."""
-        x = self.embedding_dropout(self.embedding(items), training=training)
-        hidden = self.rnn(x, mask=items > 0, training=training)
-        return self.hidden_dropout(hidden, training=training)
 
-    def logits(self, hidden):
-        """Scores of items 1..n_items (column j = item j + 1) for hidden states (n, dim)."""
-        if self.tied:
-            return tf.matmul(hidden, self.embedding.embeddings[1:], transpose_b=True) \
-                + self.output_bias
-        return self.output_layer(hidden)
+class NextItemScorer:
+    """Scores of every item as the next one after each sequence: the model's scores after the
+    last item (what ``evaluate``, ``rank_all`` and ``recommend`` call)."""
 
-    def masked_loss(self, items, targets, training=False):
-        """Mean cross-entropy of the next item over the positions where targets > 0."""
-        real = targets > 0
-        hidden = tf.boolean_mask(self(items, training=training), real)
-        labels = tf.boolean_mask(targets, real) - 1
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=self.logits(hidden)))
-
-    def train_step(self, data):
-        items, targets = data
-        with tf.GradientTape() as tape:
-            loss = self.masked_loss(items, targets, training=True)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker]
-
-    def _last_hidden(self, items):
-        return self(items, training=False)[:, -1]
-
-    def output_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """The output layer as NumPy arrays: logits = hidden @ weights + bias."""
-        if self.tied:
-            return self.embedding.embeddings.numpy()[1:].T, self.output_bias.numpy()
-        kernel, bias = self.output_layer.get_weights()
-        return kernel, bias
+    def __init__(self, model: keras.Model, max_len: int = 50):
+        self.model, self.max_len = model, max_len
+        encoder, scores = model_parts(model)
+        # only the last state is scored: n_items scores per user, not per position
+        self._last_scores = tf.function(
+            lambda items: scores(encoder(items, training=False)[:, -1]), autograph=False,
+            input_signature=[tf.TensorSpec([None, None], tf.int32)])
 
     def score(self, sequences: list[np.ndarray]) -> np.ndarray:
-        """Scores (len(sequences), n_items) of every item as the next one (NumPy matmul: the
-        same numbers as ``logits``, faster on a CPU)."""
+        """Scores (len(sequences), n_items); column j is item index j + 1."""
         items = pad_left(sequences, self.max_len)
         longest = max(int((items > 0).sum(axis=1).max()), 1)
-        hidden = self._encode(tf.constant(items[:, -longest:])).numpy()
-        weights, bias = self.output_weights()
-        return hidden @ weights + bias
+        return self._last_scores(tf.constant(items[:, -longest:])).numpy()
 
 
 @dataclass
 class TrainResult:
-    model: RecurrentRecommender
+    model: keras.Model  # as the builder made it, with the weights of the best validation epoch
+    scorer: NextItemScorer  # ranks with ``model``
     history: list[dict] = field(default_factory=list)  # per epoch: loss, valid metrics, time
     best_epoch: int = 0
     train_seconds: float = 0.0
 
 
-def train_recurrent(split: Split, cell: str = "gru", dim: int = 64, dropout: float = 0.3,
-                    tied: bool = True, max_len: int = 50, batch_size: int = 128,
-                    learning_rate: float = 5e-3, epochs: int = 40, patience: int = 5,
-                    seed: int = 0, time_budget_s: float | None = None,
-                    verbose: bool = False) -> TrainResult:
-    """Train a recurrent recommender with Adam, computing validation NDCG@10 after every
-    epoch. Training stops after ``patience`` epochs without improvement, after ``epochs``, or
-    before an epoch that would end past ``time_budget_s`` seconds; the weights of the best
-    validation epoch are kept. Test targets are never read here."""
+def train_recommender(split: Split, build_model=build_recommender, cell: str = "gru",
+                      dim: int = 64, dropout: float = 0.3, tied: bool = True, max_len: int = 50,
+                      batch_size: int = 128, learning_rate: float = 5e-3, epochs: int = 40,
+                      patience: int = 5, seed: int = 0, time_budget_s: float | None = None,
+                      verbose: bool = False) -> TrainResult:
+    """Build a model with ``build_model(split.n_items, cell=, dim=, dropout=, tied=)`` and train
+    it with Adam on ``masked_loss``, computing validation NDCG@10 after every epoch.
+
+    Training stops after ``patience`` epochs without improvement, after ``epochs``, or before an
+    epoch that would end past ``time_budget_s`` seconds; the weights of the best validation epoch
+    are kept. Test targets are never read here.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
     config.seed_everything(seed)
-    model = RecurrentRecommender(split.n_items, cell=cell, dim=dim, dropout=dropout, tied=tied,
-                                 max_len=max_len)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model = build_model(split.n_items, cell=cell, dim=dim, dropout=dropout, tied=tied)
+    encoder, scores = model_parts(model)
+    scorer = NextItemScorer(model, max_len)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+    def train_step(items, targets):
+        with tf.GradientTape() as tape:
+            loss = masked_loss(encoder, scores, items, targets, training=True)
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    data = training_dataset(split, max_len, batch_size, seed)
     history: list[dict] = []
+    best_weights, best_score, waited = None, -np.inf, 0
     started = time.perf_counter()
-
-    class ValidationRanking(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            valid = evaluate(self.model, split, "valid")
-            logs[SELECTION_METRIC] = valid[SELECTION_METRIC]
-            elapsed = time.perf_counter() - started
-            last = elapsed - (history[-1]["seconds"] if history else 0.0)
-            history.append({"epoch": epoch + 1, "loss": float(logs["loss"]),
-                            **{f"valid_{k}": v for k, v in valid.items()},
-                            "seconds": round(elapsed, 2)})
-            if verbose:
-                print(f"{cell} epoch {epoch + 1}: loss {logs['loss']:.4f}, valid NDCG@10 "
-                      f"{valid['NDCG@10']:.4f}, HR@10 {valid['HR@10']:.4f} ({elapsed:.0f} s)",
-                      flush=True)
-            if time_budget_s and elapsed + last > time_budget_s:  # the next epoch won't fit
-                self.model.stop_training = True
-
-    stopper = keras.callbacks.EarlyStopping(monitor=SELECTION_METRIC, mode="max",
-                                            patience=patience, restore_best_weights=True)
-    model.fit(training_dataset(split, max_len, batch_size, seed), epochs=epochs, verbose=0,
-              shuffle=False,  # the tf.data pipeline shuffles
-              callbacks=[ValidationRanking(), stopper])
+    for epoch in range(1, epochs + 1):
+        losses = [float(train_step(items, targets)) for items, targets in data]
+        valid = evaluate(scorer, split, "valid")
+        elapsed = time.perf_counter() - started
+        last = elapsed - (history[-1]["seconds"] if history else 0.0)
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)),
+                        **{f"valid_{k}": v for k, v in valid.items()},
+                        "seconds": round(elapsed, 2)})
+        if verbose:
+            print(f"{cell} epoch {epoch}: loss {np.mean(losses):.4f}, valid NDCG@10 "
+                  f"{valid['NDCG@10']:.4f}, HR@10 {valid['HR@10']:.4f} ({elapsed:.0f} s)",
+                  flush=True)
+        if valid[SELECTION_METRIC] > best_score:
+            best_weights, best_score, waited = model.get_weights(), valid[SELECTION_METRIC], 0
+        else:
+            waited += 1
+        if waited >= patience:
+            break
+        if time_budget_s and elapsed + last > time_budget_s:  # the next epoch won't fit
+            break
+    model.set_weights(best_weights)
     best = max(history, key=lambda h: h[f"valid_{SELECTION_METRIC}"])
-    return TrainResult(model, history, best["epoch"], time.perf_counter() - started)
+    return TrainResult(model, scorer, history, best["epoch"], time.perf_counter() - started)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,9 +513,9 @@ def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
         for name, kwargs in variants:
             if (name, seed) in done:
                 continue
-            result = train_recurrent(split, seed=seed, epochs=epochs, time_budget_s=budget_s,
-                                     **(recipe | kwargs))
-            test, eval_s = timed_evaluation(result.model, split, "test")  # read once
+            result = train_recommender(split, seed=seed, epochs=epochs, time_budget_s=budget_s,
+                                       **(recipe | kwargs))
+            test, eval_s = timed_evaluation(result.scorer, split, "test")  # read once
             best = result.history[result.best_epoch - 1]
             runs.append({"model": name, "seed": seed, "train_s": result.train_seconds,
                          "eval_s": eval_s, "epochs": len(result.history),

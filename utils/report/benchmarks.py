@@ -1,0 +1,85 @@
+"""The speed benchmarks, run by ``beauty benchmark data|study|recsys``.
+
+- data: the simulator's events per second and the REES46 conversion against pandas.read_csv;
+- study: notebooks 04-06 through the pipeline, then their run times (reports/runs.json) and the
+  training speed of each model (05's recorded metrics);
+- recsys: the next-item benchmark on Amazon Beauty (writes reports/metrics/benchmark_recsys.json).
+
+Each benchmark runs as its own process, ``python -m ...``, exactly as a person would type it, so
+that the peak memory a benchmark reports is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from utils.core import config
+
+BENCHMARKS = ("data", "study", "recsys")
+STUDY_NOTEBOOKS = ("04_feature_engineering", "05_rnn_vs_lstm", "06_evaluation")
+TRAINING_NOTEBOOK = "05_rnn_vs_lstm"
+
+
+def commands(name: str, *, events: int = 1_000_000, rows: int = 20_000_000,
+             profile: str = config.DEFAULT_PROFILE, seeds: int = 3,
+             resume: bool = False) -> list[list[str]]:
+    """The ``python -m ...`` command lines (without ``python``) that benchmark ``name`` runs."""
+    if name == "data":
+        return [["-m", "utils.data.simulate", "--benchmark", "--events", str(events)],
+                ["-m", "utils.data.rees46", "--benchmark-rees46", "--rows", str(rows)]]
+    if name == "study":
+        first, last = STUDY_NOTEBOOKS[0][:2], STUDY_NOTEBOOKS[-1][:2]
+        return [["-m", "utils", "report", "--profile", profile, "--only", f"{first}-{last}"]]
+    if name == "recsys":
+        return [["-m", "utils.tasks.recommend", "--benchmark", "--seeds", str(seeds),
+                 *(["--resume"] if resume else [])]]
+    raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+
+
+def run(name: str, **options) -> int:
+    """Run benchmark ``name``: each of its commands in turn, stopping at the first that fails;
+    the study then prints ``speed_report()``. Returns the exit status."""
+    for command in commands(name, **options):
+        print("$ python " + " ".join(command), flush=True)
+        status = subprocess.run([sys.executable, *command], cwd=config.PROJECT_ROOT).returncode
+        if status:
+            print(f"error: `python {' '.join(command)}` exited with status {status}",
+                  file=sys.stderr)
+            return status
+    if name == "study":
+        print(speed_report())
+    return 0
+
+
+def speed_report(reports: str | Path | None = None) -> str:
+    """The run times of notebooks 04-06 (reports/runs.json) and, for each model of notebook 05,
+    sessions trained per second, mean training seconds and validation ROC-AUC (its recorded
+    metrics), as a plain-text table. ``reports`` defaults to the work folder's reports/."""
+    reports = Path(reports) if reports else config.reports_dir()
+    runs_path = reports / "runs.json"
+    runs = json.loads(runs_path.read_text(encoding="utf-8"))["notebooks"] if runs_path.is_file() else {}
+    lines = [f"{'notebook':24s} {'seconds':>8s}  profile"]
+    for stem in STUDY_NOTEBOOKS:
+        run = runs.get(stem)
+        lines.append(f"{stem:24s} {run['seconds']:8.1f}  {run['profile']}" if run
+                     else f"{stem:24s} {'not run':>8s}")
+    if all(stem in runs for stem in STUDY_NOTEBOOKS):
+        lines.append(f"{'04-06 together':24s} {sum(runs[s]['seconds'] for s in STUDY_NOTEBOOKS):8.1f}")
+    if not runs_path.is_file():
+        lines = [f"no {runs_path}: the notebooks' run times are unknown"]
+
+    metrics_path = reports / "metrics" / f"{TRAINING_NOTEBOOK}.json"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"{metrics_path} is missing: run notebook {TRAINING_NOTEBOOK} "
+                                "first (`beauty benchmark study` runs 04-06)")
+    recorded = json.loads(metrics_path.read_text(encoding="utf-8"))["metrics"]
+    lines.append(f"\n{'model':10s} {'sessions/s':>10s} {'train s (mean)':>14s}  validation ROC-AUC")
+    for kind, value in recorded.items():
+        if isinstance(value, dict) and "sessions_per_second" in value:  # one entry per model
+            lines.append(f"{kind:10s} {value['sessions_per_second']:10.0f} "
+                         f"{value['train_seconds_mean']:14.1f}  {value['validation_auc_mean']:.4f} "
+                         f"+/- {value['validation_auc_std']:.4f}")
+    return "\n".join(lines)
