@@ -1,1 +1,2 @@
-"""The code the numbered notebooks share, in layers: core, data, models, tasks, report (docs/DESIGN.md)."""
+"""The code the numbered notebooks share, in layers: core, data, models, tasks, report
+(docs/DESIGN.md#layers)."""

@@ -82,7 +82,6 @@ def header(payloads: dict, reports: Path, command: str, runs: dict) -> list[str]
          started[-1][:10] else (started[0][:10] if started else "unknown")],
         ["notebooks recorded", f"{len(payloads)}, {sum(p['wall_time_s'] for p in payloads.values()):,.0f} s "
                                "of wall time in all"],
-        ["reports folder", f"`{reports}`"],
     ]
     if failed:
         facts.append(["failed in this run", ", ".join(failed)])
