@@ -9,6 +9,7 @@ import pytest
 
 from utils.data.features import (
     EVENT_CODES,
+    EVENT_INPUTS,
     NUMERIC_FEATURES,
     PAD,
     UNKNOWN,
@@ -224,6 +225,20 @@ def test_user_history_purchase_in_a_later_session_does_not_leak_backwards():
     assert after.loc["s3", "prior_mean_basket"] == pytest.approx((20.0 + 5.0) / 2)
 
 
+def test_user_history_is_cut_at_the_sessions_start_when_sessions_overlap():
+    """s4 starts while s1 is still running, before s1's purchase: that purchase, and s1's
+    events after s4 began, were not known when s4 started."""
+    _, h = _history(_history_events([("s4", 1, 90, "view", 7, 100, "x", 5.0)]))
+    assert h.loc["s4", "prior_sessions"] == 1
+    assert h.loc["s4", "prior_purchases"] == 0
+    assert h.loc["s4", "days_since_last_purchase"] == -1
+    assert h.loc["s4", "prior_mean_basket"] == 0
+    assert h.loc["s4", "prior_mean_events"] == pytest.approx(2.0)  # s1's views at 0 s and 60 s
+    # later sessions see s1's purchase as before
+    assert h.loc["s2", "prior_purchases"] == 1
+    assert h.loc["s2", "prior_mean_basket"] == pytest.approx(20.0)
+
+
 # --------------------------------------------------------------------------------------------
 # SequenceEncoder
 
@@ -349,7 +364,7 @@ def test_encoder_round_trips_through_json():
 
 def test_session_aggregates_counts_and_duration():
     sessions, inputs = purchase_task(make_events(BASIC))  # rows: b, a, d
-    agg = session_aggregates(sessions, inputs)
+    agg = session_aggregates(sessions, inputs, SequenceEncoder(min_count=1).fit(inputs))
     assert agg.index.tolist() == [0, 1, 2]
     assert agg["n_events"].tolist() == [3, 2, 2]
     assert agg["n_view"].tolist() == [2, 1, 2]
@@ -369,7 +384,8 @@ def test_session_aggregates_counts_and_duration():
 
 def test_session_aggregates_sessions_without_inputs_get_zeros():
     sessions, inputs = purchase_task(make_events(BASIC))
-    agg = session_aggregates(sessions, inputs[inputs["session"] != 1])
+    encoder = SequenceEncoder(min_count=1).fit(inputs)
+    agg = session_aggregates(sessions, inputs[inputs["session"] != 1], encoder)
     assert len(agg) == len(sessions)
     assert agg.loc[1, ["n_events", "n_view", "n_cart", "last_is_cart"]].tolist() == [0, 0, 0, 0]
 
@@ -394,3 +410,74 @@ def test_demographics_one_hot_and_age_filled_with_the_median():
     assert out["gender_f"].tolist() == [0.0, 1.0, 1.0]
     assert out["region_north"].tolist() == [0.0, 1.0, 1.0]
     assert "region_east" not in out.columns  # only users with sessions
+
+
+def test_session_aggregates_summarise_categories_brands_and_sentiment_with_the_training_encoder():
+    sessions, inputs = purchase_task(make_events(BASIC))  # rows: b (200, no brand), a (100, x), d (100, x)
+    train = inputs[inputs["session"] == 1]  # session a only: category 100, brand x
+    encoder = SequenceEncoder(min_count=1, n_top=1).fit(train, product_sentiment={11: 0.5, 41: 0.3, 42: -0.1})
+    assert encoder.top_categories == [100] and encoder.top_brands == ["x"]
+    agg = session_aggregates(sessions, inputs, encoder)
+    # category 200 and the missing brand were not in training: they count as "other"
+    assert agg["category_top1_share"].tolist() == [0.0, 1.0, 1.0]
+    assert agg["category_other_share"].tolist() == [1.0, 0.0, 0.0]
+    assert agg["brand_top1_share"].tolist() == [0.0, 1.0, 1.0]
+    assert agg["brand_other_share"].tolist() == [1.0, 0.0, 0.0]
+    assert agg["n_brands"].tolist() == [0, 1, 1]
+    # session a shows product 11 twice, d products 41 and 42; unknown products have sentiment 0
+    assert agg.loc[1, ["mean_sentiment", "min_sentiment", "max_sentiment"]].tolist() == [0.5, 0.5, 0.5]
+    assert agg.loc[2, "mean_sentiment"] == pytest.approx(0.1)
+    assert agg.loc[2, ["min_sentiment", "max_sentiment"]].tolist() == [-0.1, 0.3]
+    assert agg.loc[0, ["mean_sentiment", "min_sentiment", "max_sentiment"]].tolist() == [0, 0, 0]
+    assert not agg.isna().any().any()
+
+
+def _perturbed(inputs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``inputs`` with one column changed in every event."""
+    out = inputs.copy()
+    if column == "event_time":
+        out[column] = out[column] + pd.to_timedelta(np.arange(len(out)) * 7 + 3600 * 5, unit="s")
+    elif column == "event_type":
+        out[column] = pd.Categorical(["cart"] * len(out))
+    elif column == "brand":
+        out[column] = pd.Categorical(["x"] * len(out))
+    elif column == "price":
+        out[column] = out[column] * np.arange(2, len(out) + 2)
+    else:  # ids: every event its own
+        out[column] = np.arange(len(out)) + 100
+    return out
+
+
+def test_sequences_and_session_summaries_read_the_same_event_columns():
+    """Both views of a session come from the columns of EVENT_INPUTS: changing any of them
+    changes both, and no other column is read by either."""
+    events = make_events(BASIC)
+    sessions, inputs = purchase_task(events)
+    sentiment = {11: 0.5, 12: -0.25, 21: 0.1, 22: 0.2, 41: 0.3, 42: -0.3}
+    encoder = SequenceEncoder(max_len=5, min_count=1, n_top=3).fit(inputs, sentiment)
+
+    def views(frame):
+        arrays = encoder.transform(frame, len(sessions))
+        return arrays, session_aggregates(sessions, frame, encoder)
+
+    base_arrays, base_agg = views(inputs)
+    only = inputs[[*EVENT_INPUTS, "session"]]
+    arrays, agg = views(only)  # nothing else is needed (user_id, user_session, category_code, ...)
+    pd.testing.assert_frame_equal(agg, base_agg)
+    for name in base_arrays:
+        np.testing.assert_array_equal(arrays[name], base_arrays[name])
+    for column in EVENT_INPUTS:
+        arrays, agg = views(_perturbed(only, column))
+        assert any(not np.array_equal(arrays[n], base_arrays[n]) for n in base_arrays), column
+        assert not agg.equals(base_agg), column
+
+
+def test_demographics_encoders_are_fitted_on_the_training_rows_only():
+    sessions, _ = purchase_task(make_events(BASIC))  # users 2, 1, 4
+    users = pd.DataFrame({"user_id": [1, 2, 4], "age": [20.0, None, 60.0],
+                          "gender": ["f", "m", "x"], "region": ["north", "south", "east"]})
+    train = np.array([True, True, False])  # users 2 and 1
+    out = demographics(sessions, users, train)
+    assert out["age"].tolist() == [20.0, 20.0, 60.0]  # user 2's missing age: the training median
+    assert list(out.columns) == ["age", "gender_f", "gender_m", "region_north", "region_south"]
+    assert out.loc[2].tolist() == [60.0, 0.0, 0.0, 0.0, 0.0]  # user 4's levels unseen in training

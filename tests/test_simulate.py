@@ -359,3 +359,20 @@ def test_the_package_exports_the_public_api_and_runs_as_a_command():
     done = subprocess.run([sys.executable, "-m", "utils.data.simulate", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--benchmark" in done.stdout
+
+
+def test_no_cart_placed_by_the_outcome_shows_before_the_purchase(shop):
+    """Checkout comes 15-90 s after the session's last cart action; a buying session whose cart
+    was empty adds its product at the checkout second, not among the events before the purchase
+    (a cart just before checkout, there only because the session buys, would give the label away)."""
+    e = shop.events
+    kind = _kinds(e)
+    first_buy = e[kind == "purchase"].groupby("user_session", observed=True)["event_time"].min()
+    cut = e["user_session"].map(first_buy)
+    carts_before = e[(kind == "cart") & cut.notna() & (e["event_time"] < cut)]
+    last_cart = carts_before.groupby("user_session", observed=True)["event_time"].max()
+    wait = (first_buy.reindex(last_cart.index) - last_cart).dt.total_seconds()
+    assert wait.min() >= 15
+    # the sessions that needed such a cart exist in this shop, and got it at checkout
+    at_checkout = e[(kind == "cart") & (e["event_time"] == cut)]
+    assert at_checkout["user_session"].nunique() > 0

@@ -2,8 +2,9 @@
 
 - ``SequenceEncoder``: per-event features as zero-padded arrays (the most recent ``max_len``
   events kept), with vocabularies and scalers learned from training sessions.
-- ``session_aggregates``: one row of counts and summaries per session, for the classical
-  baselines, built from the same input events.
+- ``session_aggregates``: one row of order-free summaries per session, for the classical
+  baselines, built from the same event columns (``EVENT_INPUTS``) with the same fitted encoder,
+  so both kinds of model get the same information.
 - ``review_text_features``: TF-IDF and a small learned word embedding on product reviews,
   turned into one sentiment score per product.
 """
@@ -15,11 +16,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from utils.data.schema import EVENT_TYPES, ValidationError
+from utils.data.schema import EVENT_TYPES, ValidationError, require_columns
 
 EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES, 1)}  # 0 = padding
 NUMERIC_FEATURES = ("log_price", "log_gap", "hour_sin", "hour_cos", "repeat_product", "sentiment")
 PAD, UNKNOWN = 0, 1
+# the raw event columns every purchase model reads: the sequence encoder and the session summaries
+EVENT_INPUTS = ("event_time", "event_type", "product_id", "category_id", "brand", "price")
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
 
@@ -27,6 +30,15 @@ def _vocabulary(values: pd.Series, min_count: int) -> dict:
     counts = values.dropna().value_counts()
     kept = sorted(counts[counts >= min_count].index.tolist(), key=str)
     return {value: i + 2 for i, value in enumerate(kept)}  # 0 padding, 1 unknown or missing
+
+
+def _event_inputs(inputs: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``EVENT_INPUTS`` and ``session``, and nothing else, so that no view of the
+    events can read a column the other does not."""
+    columns = [*EVENT_INPUTS, "session"]
+    require_columns(inputs, columns, "session input events",
+                    fix="build them with utils.data.sessions.purchase_task")
+    return inputs[columns]
 
 
 def _event_columns(inputs: pd.DataFrame) -> pd.DataFrame:
@@ -51,15 +63,21 @@ class SequenceEncoder:
 
     max_len: int = 50
     min_count: int = 5
+    n_top: int = 20  # categories and brands the session summaries count one by one
     categories: dict = field(default_factory=dict)
     brands: dict = field(default_factory=dict)
+    top_categories: list = field(default_factory=list)
+    top_brands: list = field(default_factory=list)
     means: dict = field(default_factory=dict)
     stds: dict = field(default_factory=dict)
     product_sentiment: dict = field(default_factory=dict)
 
     def fit(self, train_inputs: pd.DataFrame, product_sentiment: dict | None = None) -> SequenceEncoder:
+        train_inputs = _event_inputs(train_inputs)
         self.categories = _vocabulary(train_inputs["category_id"], self.min_count)
         self.brands = _vocabulary(train_inputs["brand"].astype("string"), self.min_count)
+        self.top_categories = _most_common(train_inputs["category_id"], self.n_top, self.categories)
+        self.top_brands = _most_common(train_inputs["brand"].astype("string"), self.n_top, self.brands)
         raw = _event_columns(train_inputs)
         for name in ("log_price", "log_gap"):
             std = float(raw[name].std())
@@ -76,20 +94,16 @@ class SequenceEncoder:
     def transform(self, inputs: pd.DataFrame, n_sessions: int) -> dict[str, np.ndarray]:
         """Arrays for sessions 0..n_sessions-1 of ``inputs`` (its ``session`` column), keeping
         each session's last ``max_len`` events in time order, padded with zeros at the end."""
-        raw = _event_columns(inputs)
+        inputs = _event_inputs(inputs)
+        raw = self.event_features(inputs)
         for name in ("log_price", "log_gap"):
             raw[name] = (raw[name] - self.means[name]) / self.stds[name]
-        sentiment = inputs["product_id"].map(self.product_sentiment).fillna(0.0)
-        raw["sentiment"] = sentiment.to_numpy(float)
         session = inputs["session"].to_numpy()
         from_end = inputs.groupby("session").cumcount(ascending=False).to_numpy()
         length = np.minimum(np.bincount(session, minlength=n_sessions), self.max_len)
         keep = from_end < self.max_len
         row = session[keep]
         col = length[row] - 1 - from_end[keep]
-
-        def codes(values: pd.Series, vocab: dict) -> np.ndarray:
-            return values.map(vocab).fillna(UNKNOWN).to_numpy(np.int32)
 
         arrays = {
             "event_type": np.zeros((n_sessions, self.max_len), np.int32),
@@ -104,15 +118,25 @@ class SequenceEncoder:
                                   f"{list(EVENT_CODES)} (validate events with utils.data.validate "
                                   "first)")
         arrays["event_type"][row, col] = kinds.map(EVENT_CODES).to_numpy(np.int32)[keep]
-        arrays["category"][row, col] = codes(inputs["category_id"], self.categories)[keep]
-        arrays["brand"][row, col] = codes(inputs["brand"].astype("string"), self.brands)[keep]
+        arrays["category"][row, col] = raw["category"].to_numpy(np.int32)[keep]
+        arrays["brand"][row, col] = raw["brand"].to_numpy(np.int32)[keep]
         arrays["numeric"][row, col] = raw[list(NUMERIC_FEATURES)].to_numpy(np.float32)[keep]
         arrays["length"] = length.astype(np.int32)
         return arrays
 
+    def event_features(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Per-event features before scaling: the numeric ones, product sentiment, and the
+        category and brand codes of the fitted vocabularies."""
+        raw = _event_columns(inputs)
+        raw["sentiment"] = inputs["product_id"].map(self.product_sentiment).fillna(0.0).to_numpy(float)
+        raw["category"] = inputs["category_id"].map(self.categories).fillna(UNKNOWN).to_numpy(np.int32)
+        raw["brand"] = inputs["brand"].astype("string").map(self.brands).fillna(UNKNOWN).to_numpy(np.int32)
+        return raw
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["categories"] = {str(k): v for k, v in self.categories.items()}
+        data["top_categories"] = [int(k) for k in self.top_categories]
         data["product_sentiment"] = {str(k): v for k, v in self.product_sentiment.items()}
         return data
 
@@ -124,26 +148,55 @@ class SequenceEncoder:
         return encoder
 
 
-def session_aggregates(sessions: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataFrame:
-    """Order-free summaries of each session's input events: what the classical baselines see."""
+def _most_common(values: pd.Series, n: int, vocabulary: dict) -> list:
+    """The ``n`` most frequent values that have a code in ``vocabulary`` (ties by name)."""
+    counts = values.dropna().value_counts()
+    counts = counts[counts.index.isin(list(vocabulary))]
+    ranked = sorted(counts.index.tolist(), key=lambda v: (-counts[v], str(v)))
+    return ranked[:n]
+
+
+def session_aggregates(sessions: pd.DataFrame, inputs: pd.DataFrame,
+                       encoder: SequenceEncoder) -> pd.DataFrame:
+    """Order-free summaries of each session's input events: what the classical baselines see.
+
+    They read the same event columns as the sequence models, through the same fitted
+    ``encoder``: counts by event type, products, categories and brands (shares of the training
+    split's ``encoder.n_top`` most common of each, the rest as "other"), product sentiment,
+    prices, pauses, time of day, and the session's duration.
+    """
+    inputs = _event_inputs(inputs)
     kind = inputs["event_type"].astype(str)
-    raw = _event_columns(inputs)
+    raw = encoder.event_features(inputs)
     frame = pd.DataFrame({
         "session": inputs["session"].to_numpy(),
         **{f"n_{name}": (kind == name).to_numpy(int) for name in ("view", "cart", "remove_from_cart")},
-        "log_price": raw["log_price"].to_numpy(),
-        "log_gap": raw["log_gap"].to_numpy(),
-        "repeat_product": raw["repeat_product"].to_numpy(),
+        **{name: raw[name].to_numpy() for name in ("log_price", "log_gap", "repeat_product",
+                                                   "sentiment", "hour_sin", "hour_cos")},
     })
+    for name, column, top in (("category", "category_id", encoder.top_categories),
+                              ("brand", "brand", encoder.top_brands)):
+        values = inputs[column].astype("string") if name == "brand" else inputs[column]
+        for rank, value in enumerate(top, 1):
+            frame[f"{name}_top{rank}_share"] = values.eq(value).fillna(False).to_numpy(float)
+        frame[f"{name}_other_share"] = (~values.isin(top)).to_numpy(float)
     g = frame.groupby("session")
+    shares = [c for c in frame.columns if c.endswith("_share")]
     agg = pd.DataFrame({
         "n_events": g.size(),
         "n_view": g["n_view"].sum(), "n_cart": g["n_cart"].sum(),
         "n_remove_from_cart": g["n_remove_from_cart"].sum(),
         "n_products": inputs.groupby("session")["product_id"].nunique(),
         "n_categories": inputs.groupby("session")["category_id"].nunique(),
-        "mean_log_price": g["log_price"].mean(), "max_log_price": g["log_price"].max(),
-        "mean_log_gap": g["log_gap"].mean(), "repeat_share": g["repeat_product"].mean(),
+        "n_brands": inputs.groupby("session")["brand"].nunique(),
+        "mean_log_price": g["log_price"].mean(), "min_log_price": g["log_price"].min(),
+        "max_log_price": g["log_price"].max(),
+        "mean_log_gap": g["log_gap"].mean(), "max_log_gap": g["log_gap"].max(),
+        "repeat_share": g["repeat_product"].mean(),
+        "mean_sentiment": g["sentiment"].mean(), "min_sentiment": g["sentiment"].min(),
+        "max_sentiment": g["sentiment"].max(),
+        "mean_hour_sin": g["hour_sin"].mean(), "mean_hour_cos": g["hour_cos"].mean(),
+        **{name: g[name].mean() for name in shares},
     }).reindex(np.arange(len(sessions)), fill_value=0)
     agg["net_cart"] = agg["n_cart"] - agg["n_remove_from_cart"]
     agg["last_is_cart"] = (kind.groupby(inputs["session"]).last() == "cart").reindex(
@@ -156,13 +209,24 @@ def session_aggregates(sessions: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataF
     return agg
 
 
-def demographics(sessions: pd.DataFrame, users: pd.DataFrame | None) -> pd.DataFrame:
-    """Age, gender and region of each session's user, one-hot; empty when the source has none."""
+def demographics(sessions: pd.DataFrame, users: pd.DataFrame | None,
+                 train: np.ndarray | None = None) -> pd.DataFrame:
+    """Age, gender and region of each session's user, one-hot; empty when the source has none.
+
+    The encoding (the age that fills a missing one, the one-hot levels) is fitted on the rows
+    where ``train`` is True (all rows when None) and applied to every row; a level not seen
+    there gets no column.
+    """
     if users is None or users.empty:
         return pd.DataFrame(index=sessions.index)
     joined = sessions[["user_id"]].merge(users, on="user_id", how="left")
-    out = pd.get_dummies(joined[["gender", "region"]].astype("string"), dtype=float)
-    out.insert(0, "age", joined["age"].astype(float).fillna(joined["age"].median()).to_numpy())
+    fit = joined if train is None else joined[np.asarray(train, bool)]
+    out = pd.DataFrame(index=joined.index)
+    out["age"] = joined["age"].astype(float).fillna(fit["age"].astype(float).median())
+    for column in ("gender", "region"):
+        values = joined[column].astype("string")
+        for level in sorted(fit[column].astype("string").dropna().unique()):
+            out[f"{column}_{level}"] = values.eq(level).fillna(False).astype(float)
     out.index = sessions.index
     return out
 

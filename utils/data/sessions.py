@@ -63,35 +63,55 @@ def time_split(sessions: pd.DataFrame, validation_days: int, test_days: int) -> 
 
 
 def user_history(sessions: pd.DataFrame, inputs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """What was known about the user when each session started, from earlier sessions only:
-    prior sessions and purchases, recency, browse length, basket value and category affinity."""
+    """What was known about the user when each session started (its first input event): prior
+    sessions and purchases, recency, browse length, basket value and category affinity.
+
+    Everything is cut at that moment: a user's sessions can overlap, so a purchase or an event
+    of an earlier session counts only if it happened before this session began.
+    """
     order = sessions.sort_values(["user_id", "start"]).index
     s = sessions.loc[order]
     by_user = s.groupby("user_id", sort=False)
     prior_sessions = by_user.cumcount()
-    prior_purchases = by_user["label"].cumsum() - s["label"]
     prev_start = by_user["start"].shift()
-    buy_time = s["start"].where(s["label"] == 1)
-    last_buy = buy_time.groupby(s["user_id"]).shift().groupby(s["user_id"]).ffill()
-    prior_events = by_user["n_events"].cumsum() - s["n_events"]
 
-    # basket value of earlier purchases: spend per session from the purchase events
+    # orders (sessions with a purchase) and their spend, checked out before the session began
     buys = events[events["event_type"].astype(str).eq("purchase")]
-    spend = buys.groupby(buys["user_session"].astype(str))["price"].sum()
-    session_spend = s["user_session"].map(spend).fillna(0.0)
-    prior_spend = session_spend.groupby(s["user_id"]).cumsum() - session_spend
+    first_of_order = ~buys["user_session"].astype(str).duplicated()
+    bought = _known_before(s, buys, {"orders": first_of_order.astype(float), "spend": buys["price"]})
+    # input events of the user's sessions before this one began
+    user_of_event = sessions["user_id"].to_numpy()[inputs["session"].to_numpy()]
+    browsed = _known_before(s, inputs.assign(user_id=user_of_event),
+                            {"events": pd.Series(1.0, index=inputs.index)})
 
     days = pd.Timedelta(days=1)
+    prior_purchases = bought["orders"].astype(int)
     history = pd.DataFrame({
         "prior_sessions": prior_sessions,
         "prior_purchases": prior_purchases,
         "days_since_last_session": ((s["start"] - prev_start) / days).fillna(-1.0),
-        "days_since_last_purchase": ((s["start"] - last_buy) / days).fillna(-1.0),
-        "prior_mean_events": (prior_events / prior_sessions.replace(0, np.nan)).fillna(0.0),
-        "prior_mean_basket": (prior_spend / prior_purchases.replace(0, np.nan)).fillna(0.0),
+        "days_since_last_purchase": ((s["start"] - bought["last_time"]) / days).fillna(-1.0),
+        "prior_mean_events": (browsed["events"] / prior_sessions.replace(0, np.nan)).fillna(0.0),
+        "prior_mean_basket": (bought["spend"] / prior_purchases.replace(0, np.nan)).fillna(0.0),
     }, index=order).loc[sessions.index]
     history["category_affinity"] = _category_affinity(sessions, inputs)
     return history
+
+
+def _known_before(s: pd.DataFrame, ev: pd.DataFrame, values: dict) -> pd.DataFrame:
+    """For each session of ``s`` (user_id, start): the user's running totals of ``values``
+    (per-event Series aligned with ``ev``) over events strictly before the session's start, and
+    ``last_time``, the time of the last such event (NaT when none)."""
+    ev = ev[["user_id", "event_time"]].assign(**values).sort_values("event_time", kind="stable")
+    totals = ev.groupby("user_id", sort=False)[list(values)].cumsum()
+    known = pd.concat([ev[["user_id", "event_time"]], totals], axis=1).rename(
+        columns={"event_time": "last_time"})
+    left = pd.DataFrame({"user_id": s["user_id"].to_numpy(), "start": s["start"].to_numpy(),
+                         "row": np.arange(len(s))}).sort_values("start", kind="stable")
+    merged = pd.merge_asof(left, known, left_on="start", right_on="last_time", by="user_id",
+                           allow_exact_matches=False).sort_values("row")
+    merged[list(values)] = merged[list(values)].fillna(0.0)
+    return merged.set_index(s.index)[[*values, "last_time"]]
 
 
 def _category_affinity(sessions: pd.DataFrame, inputs: pd.DataFrame) -> np.ndarray:

@@ -2,13 +2,20 @@
 
 The definitions follow docs/DESIGN.md#session-purchase-prediction: accuracy, precision, recall,
 F1 (positive class = purchase), ROC-AUC, PR-AUC (average precision) and log loss, each with a
-bootstrap 95% interval over test sessions.
+bootstrap 95% interval. Sessions of one shopper are not independent, and a model's score depends
+on its training seed, so the intervals of the purchase study resample shoppers (all their sessions
+together) and draw a training seed per model in every replicate: see cluster_bootstrap_weights and
+seed_bootstrap. Also here: Platt recalibration fitted on validation, expected calibration error,
+Holm's correction and the smallest difference a bootstrap standard error can detect.
 """
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
 
 EPS = 1e-7
 
@@ -39,11 +46,13 @@ def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
 
 def weighted_auc(y_true, prob, weights: np.ndarray) -> np.ndarray:
     """ROC-AUC for each row of ``weights`` (ties count one half), all rows at once."""
-    values, group = np.unique(prob, return_inverse=True)
-    pos = np.zeros((len(weights), len(values)))
-    neg = np.zeros_like(pos)
-    np.add.at(pos.T, group, (weights * y_true).T)
-    np.add.at(neg.T, group, (weights * (1 - y_true)).T)
+    y = np.asarray(y_true, dtype=float)
+    prob = np.asarray(prob, dtype=float)
+    order = np.argsort(prob, kind="stable")
+    _, starts = np.unique(prob[order], return_index=True)  # one column per distinct score
+    ordered = weights[:, order]
+    pos = np.add.reduceat(ordered * y[order], starts, axis=1)
+    neg = np.add.reduceat(ordered * (1 - y[order]), starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
     with np.errstate(invalid="ignore", divide="ignore"):  # a one-class resample has no AUC: NaN
         return (pos * (below + 0.5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
@@ -116,3 +125,116 @@ def compare_to_zero(difference: dict) -> str:
     if difference["ci_high"] < 0:
         return "below"
     return "within"
+
+
+def cluster_bootstrap_weights(groups, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap weights that resample whole groups (shoppers): each replicate draws as many
+    shoppers as there are, with replacement, and every session of a drawn shopper counts as often
+    as its shopper was drawn. Rows are replicates, columns the sessions in the order of ``groups``."""
+    _, group = np.unique(np.asarray(groups), return_inverse=True)
+    return bootstrap_weights(group.max() + 1, n_boot, seed)[:, group]
+
+
+def seed_draws(n_seeds: int, n_boot: int, seed: int) -> np.ndarray:
+    """The training seed each replicate uses (uniform over the seeds), for one model."""
+    return np.random.default_rng(seed).integers(n_seeds, size=n_boot)
+
+
+def seed_bootstrap(statistic, y_true, prob_by_seed, weights: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``statistic(y, prob, weights)`` (one value per row of weights, e.g. weighted_auc) for every
+    replicate, replicate b scoring the predictions of seed ``draws[b]``: ``prob_by_seed`` has one
+    row per seed. The spread then holds both the sample of shoppers and the luck of training."""
+    prob_by_seed = np.atleast_2d(np.asarray(prob_by_seed, dtype=float))
+    values = np.full(len(weights), np.nan)
+    for s in np.unique(draws):
+        rows = draws == s
+        values[rows] = statistic(y_true, prob_by_seed[s], weights[rows])
+    return values
+
+
+def weighted_pr_auc(y_true, prob, weights: np.ndarray) -> np.ndarray:
+    """Average precision for each row of ``weights``."""
+    return weighted_metrics(y_true, prob, 0.5, weights)["pr_auc"]
+
+
+def bootstrap_over_seeds(statistic, y_true, prob_by_seed, weights: np.ndarray, draws: np.ndarray):
+    """(value, samples): the statistic on all sessions averaged over the seeds, and its
+    shopper-and-seed bootstrap replicates (seed_bootstrap); (nan, all-NaN) if y has one class."""
+    y = np.asarray(y_true, dtype=float)
+    prob_by_seed = np.atleast_2d(np.asarray(prob_by_seed, dtype=float))
+    if not 0 < y.sum() < len(y):
+        return float("nan"), np.full(len(weights), np.nan)
+    unit = np.ones((1, len(y)))
+    value = float(np.mean([statistic(y, prob, unit)[0] for prob in prob_by_seed]))
+    return value, seed_bootstrap(statistic, y, prob_by_seed, weights, draws)
+
+
+def estimate(value: float, samples: np.ndarray) -> dict:
+    """{"value", "ci_low", "ci_high"}: a point value with the percentile 95% interval of its
+    bootstrap samples (replicates without a value, NaN, are left out)."""
+    samples = samples[np.isfinite(samples)]
+    low, high = np.percentile(samples, [2.5, 97.5]) if len(samples) else (np.nan, np.nan)
+    return {"value": float(value), "ci_low": float(low), "ci_high": float(high)}
+
+
+def bootstrap_se(samples: np.ndarray) -> float:
+    """Standard error: the standard deviation of the bootstrap samples (NaN left out)."""
+    samples = samples[np.isfinite(samples)]
+    return float(np.std(samples, ddof=1)) if len(samples) > 1 else float("nan")
+
+
+def bootstrap_p_value(samples: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "the difference is zero": twice the smaller share of
+    replicates on either side of zero, at most 1."""
+    samples = samples[np.isfinite(samples)]
+    return float(min(1.0, 2 * min(np.mean(samples <= 0), np.mean(samples >= 0))))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment: the k-th smallest of m p-values is multiplied by m - k + 1,
+    made non-decreasing in that order and capped at 1. Rejecting where the adjusted p < alpha
+    keeps the chance of any false rejection among the m comparisons below alpha."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    scaled = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+    adjusted = np.empty_like(p)
+    adjusted[order] = scaled
+    return adjusted
+
+
+def detectable_difference(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference a two-sided test at level ``alpha`` finds with probability
+    ``power``, given the standard error of the estimated difference:
+    (z_{1-alpha/2} + z_{power}) * se, about 2.80 * se at alpha 0.05 and 80% power."""
+    z = NormalDist().inv_cdf
+    return float((z(1 - alpha / 2) + z(power)) * se)
+
+
+def expected_calibration_error(y_true, prob, n_bins: int = 10) -> float:
+    """Expected calibration error over ``n_bins`` equal-count bins of the predicted probability
+    (sorted, split into bins of as equal size as possible): the session-weighted mean of
+    |mean predicted - observed rate| per bin. Equal-count bins, because with a purchase rate near
+    5% equal-width bins would put almost every session in the first bin."""
+    y = np.asarray(y_true, dtype=float)
+    prob = np.asarray(prob, dtype=float)
+    order = np.argsort(prob, kind="stable")
+    bins = np.array_split(order, min(n_bins, len(prob)))
+    return float(sum(len(b) * abs(prob[b].mean() - y[b].mean()) for b in bins) / len(prob))
+
+
+def fit_platt(y_validation, prob_validation):
+    """Platt scaling fitted on validation: a logistic regression of the label on the logit of the
+    predicted probability. Returns the function that maps probabilities to calibrated ones; it is
+    increasing, so rankings (ROC-AUC, PR-AUC) stay as they were. Test labels never enter."""
+    y = np.asarray(y_validation).astype(int)
+    if not 0 < y.sum() < len(y):
+        raise ValueError("Platt scaling needs both classes in the validation labels; "
+                         "lengthen the validation split (the knob validation_days of the split).")
+    logit = np.log(np.clip(prob_validation, EPS, 1 - EPS) / (1 - np.clip(prob_validation, EPS, 1 - EPS)))
+    model = LogisticRegression(C=1e6).fit(logit[:, None], y)  # almost no penalty: two parameters
+
+    def calibrate(prob):
+        p = np.clip(np.asarray(prob, dtype=float), EPS, 1 - EPS)
+        return model.predict_proba(np.log(p / (1 - p))[:, None])[:, 1]
+
+    return calibrate

@@ -184,9 +184,11 @@ def _run_sessions(w: _World, rng, su, sd, t0, rep) -> dict:
     _, first_kept = np.unique(item_s[cand], return_index=True)
     bought[cand[first_kept]] = True
     # buying sessions with nothing left in the cart add the last viewed product at checkout
+    # ("buy now"): the cart shares the purchase's second, so it is no input before the purchase
+    # and its presence (caused by the outcome) cannot give the outcome away
     forced = np.flatnonzero(need & (kept == 0))
     last = first[forced] + n_views[forced] - 1
-    f_p, f_price, f_t = vprod[last], vprice[last], checkout[forced] - 3
+    f_p, f_price, f_t = vprod[last], vprice[last], checkout[forced]
     b_s = np.concatenate([item_s[bought], forced])
     b_p = np.concatenate([item_p[bought], f_p])
     b_price = np.concatenate([item_price[bought], f_price])
