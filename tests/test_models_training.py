@@ -359,6 +359,9 @@ def test_run_study_on_a_cart_task():
         assert all(0 <= a <= 1 for a in r.val_auc)
     assert results["lstm"].best_config == CLASSIC_CONFIG
     assert results["lstm"].history is not None and "val_auc" in results["lstm"].history
+    # one entry per fit (1 trial + 1 more seed); baselines have no epochs
+    assert [isinstance(h, bool) for h in results["lstm"].epoch_cap_hits] == [True, True]
+    assert results["logistic"].epoch_cap_hits == [None, None]
     assert results["logistic"].history is None
     assert min(results["logistic"].val_auc) > 0.9
     assert min(results["lstm"].val_auc) > 0.7
@@ -379,6 +382,17 @@ def test_run_study_on_a_cart_task():
                                & (predictions["split"] == "validation")]
             auc = roc_auc_score(data["labels"][rows["session"]], rows["prob"])
             assert auc == pytest.approx(r.val_auc[seed], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_a_fit_says_whether_it_ran_to_the_epoch_cap():
+    data = _cart_task()
+    capped = train.fit_sequence_model(build_sequence_model, "rnn", CLASSIC_CONFIG, data, seed=0,
+                                      epochs=1, patience=5, batch_size=16)
+    assert capped.hit_epoch_cap and len(capped.history["val_auc"]) == 1
+    stopped = train.fit_sequence_model(build_sequence_model, "rnn", CLASSIC_CONFIG, data, seed=0,
+                                       epochs=60, patience=1, batch_size=16)
+    assert not stopped.hit_epoch_cap and len(stopped.history["val_auc"]) < 60
 
 
 @pytest.mark.slow

@@ -136,6 +136,7 @@ class FitResult:
     best_val_auc: float
     seconds: float
     sessions_per_second: float
+    hit_epoch_cap: bool  # ran all ``epochs`` without early stopping: it may be undertrained
 
 
 def fit_sequence_model(build_model, kind: str, config: dict, data: dict, seed: int, epochs: int,
@@ -149,9 +150,9 @@ def fit_sequence_model(build_model, kind: str, config: dict, data: dict, seed: i
     _, ratio = balance_weights(labels[train])
     model = build_model(kind, data["vocab_sizes"], arrays["numeric"].shape[-1],
                         0 if user is None else user.shape[1], **config)
-    callbacks = [ValidationAUC(arrays, user, labels, val, ratio),
-                 keras.callbacks.EarlyStopping("val_auc", mode="max", patience=patience,
-                                               restore_best_weights=True)]
+    stopping = keras.callbacks.EarlyStopping("val_auc", mode="max", patience=patience,
+                                             restore_best_weights=True)
+    callbacks = [ValidationAUC(arrays, user, labels, val, ratio), stopping]
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, histogram_freq=0, write_graph=False))
     started = time.perf_counter()
@@ -161,7 +162,7 @@ def fit_sequence_model(build_model, kind: str, config: dict, data: dict, seed: i
     n_epochs = len(history.history["loss"])
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return FitResult(model, config, seed, curves, float(max(curves["val_auc"])), seconds,
-                     len(train) * n_epochs / seconds)
+                     len(train) * n_epochs / seconds, hit_epoch_cap=stopping.stopped_epoch == 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class ModelResult:
     sessions_per_second: list
     history: dict | None  # learning curves of seed 0 (sequence models)
     models: list  # the trained models, one per seed
+    epoch_cap_hits: list  # per fit (trials, then seeds): ran to the epoch cap; None for baselines
 
 
 def run_study(data: dict, kinds: list[str], n_trials: int, n_seeds: int, epochs: int, patience: int,
@@ -238,7 +240,8 @@ def run_study(data: dict, kinds: list[str], n_trials: int, n_seeds: int, epochs:
         results[kind] = ModelResult(kind, trials, best["config"], [f["val_auc"] for f in seeded],
                                     [f["seconds"] for f in seeded],
                                     [f["sessions_per_second"] for f in seeded], best["history"],
-                                    [f["model"] for f in seeded])
+                                    [f["model"] for f in seeded],
+                                    [f["hit_epoch_cap"] for f in fits + seeded[1:]])
     progress.close()
     return results, pd.concat(rows, ignore_index=True)
 
@@ -260,12 +263,13 @@ def _fit(builder, is_baseline, kind, config, seed, data, epochs, patience, batch
 
         return {"config": config, "model": model, "predict": predict_split, "history": None,
                 "val_auc": float(roc_auc_score(labels[val], predict_split(val))),
-                "seconds": seconds, "sessions_per_second": len(train) / seconds}
+                "seconds": seconds, "sessions_per_second": len(train) / seconds,
+                "hit_epoch_cap": None}
     name = f"{kind}_seed{seed}_" + "-".join(str(v) for v in config.values())
     run_dir = f"{log_dir}/{name}" if log_dir else None
     result = fit_sequence_model(builder, kind, config, data, seed, epochs, patience, batch_size, run_dir)
     return {"config": config, "model": result.model, "history": result.history,
             "predict": lambda index: predict(result.model, data["arrays"], data["user"], index, ratio),
             "val_auc": result.best_val_auc, "seconds": result.seconds,
-            "sessions_per_second": result.sessions_per_second}
+            "sessions_per_second": result.sessions_per_second, "hit_epoch_cap": result.hit_epoch_cap}
 
