@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 from utils.core import config
+from utils.core.files import atomic_path
 
 
 def _profile_option(parser: argparse.ArgumentParser) -> None:
@@ -97,8 +98,8 @@ def fetch(args) -> int:
             path = sources.fetch(name)
             if args.to:  # fill a mirror folder: the same relative paths as the cache
                 target = Path(args.to) / sources.REGISTRY[name].relpath
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(path, tmp)
                 path = target
             print(f"{name:<26} ok: {path}")
         except sources.DownloadError as exc:

@@ -252,18 +252,6 @@ def read_table(stage: str, name: str, made_by: str):
     return pd.read_parquet(path)
 
 
-def data_source() -> str:
-    """The source the collection step collected (data/interim/source.json)."""
-    import json
-
-    path = data_dir("interim") / "source.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the collection step writes it; run the "
-                                "notebooks that write it first (docs/DESIGN.md#data-flow lists which "
-                                "notebook writes which file).")
-    return json.loads(path.read_text(encoding="utf-8"))["source"]
-
-
 def one_openmp_thread():
     """Gradient boosting's OpenMP threads spin while they wait; when anything else wants the
     cores (TensorFlow's threads, another process) a fit can take 20x longer. One thread is

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import keras
 
-TEXT_KINDS = ("lstm", "cnn")
-
 
 def build_text_model(kind, seq_len, vocab_size, n_primary, n_secondary,
                      dim=64, units=96, learning_rate=5e-3):
