@@ -19,7 +19,7 @@ from utils.models.sequence import SEQUENCE_KINDS, build_sequence_model
 
 VOCAB = {"event_type": len(EVENT_CODES) + 1, "category": 6, "brand": 4}
 N_NUMERIC = len(NUMERIC_FEATURES)
-CLASSIC_CONFIG = {"units": 128, "dropout": 0.0, "l2": 0.0, "learning_rate": 1e-3}
+CLASSIC_CONFIG = {"units": 128, "n_layers": 1, "dropout": 0.0, "learning_rate": 1e-3, "batch_size": 512}
 NOTEBOOK_05 = NOTEBOOKS_DIR / "05_rnn_vs_lstm.ipynb"
 
 
@@ -201,28 +201,12 @@ def test_undo_balance_restores_the_base_rate_of_a_weighted_model():
     assert train.undo_balance(np.array([0.5]), ratio)[0] == pytest.approx(0.1)
 
 
-def test_sample_configs_seeded_and_first_replaced():
-    a = train.sample_configs(5, seed=3)
-    assert a == train.sample_configs(5, seed=3)
-    assert len(a) == 5
-    for config in a:
-        assert set(config) == set(train.SEARCH_SPACE)
-        for k, v in config.items():
-            assert v in train.SEARCH_SPACE[k]
-            assert type(v) in (int, float)  # plain Python numbers (JSON, Keras)
-    json.dumps(a)
-    assert any(train.sample_configs(5, seed=s) != a for s in range(4, 10))
-    first = dict(CLASSIC_CONFIG)
-    b = train.sample_configs(5, seed=3, first=first)
-    assert b[0] == first and b[0] is not first
-    assert b[1:] == a[1:]
-    assert train.sample_configs(0, seed=3, first=first) == []
-    # another space (a baseline's): its settings, drawn the same way
-    space = {"C": [0.01, 0.1, 1.0], "penalty": ["l2"]}
-    c = train.sample_configs(6, seed=3, space=space)
-    assert c == train.sample_configs(6, seed=3, space=space)
-    assert all(set(config) == {"C", "penalty"} and config["C"] in space["C"] for config in c)
-    assert len({config["C"] for config in c}) > 1
+def test_the_search_space_covers_units_depth_dropout_learning_rate_and_batch_size():
+    assert set(train.SEARCH_SPACE) == {"units", "n_layers", "dropout", "learning_rate", "batch_size"}
+    assert train.SEARCH_SPACE["n_layers"] == [1, 2]
+    for name, value in CLASSIC_CONFIG.items():  # the classic setting is one of the draws
+        assert value in train.SEARCH_SPACE[name], name
+    json.dumps(train.SEARCH_SPACE)
 
 
 def test_fit_balanced_weights_a_model_and_the_last_step_of_a_pipeline():
@@ -250,16 +234,27 @@ def test_fit_balanced_weights_a_model_and_the_last_step_of_a_pipeline():
 # train: the tf.data pipeline and predictions
 
 
+def live_data(arrays, labels_by_session, user=None) -> dict:
+    """A data dict of decision points: session s has points k = 1 .. its length, all with the
+    session's label (what utils.data.sessions.decision_points makes)."""
+    length = arrays["length"]
+    session = np.repeat(np.arange(len(length)), length)
+    k = np.arange(len(session)) - np.repeat(np.cumsum(length) - length, length) + 1
+    return {"arrays": arrays, "user": user, "point_session": session, "point_k": k,
+            "labels": labels_by_session[session], "vocab_sizes": VOCAB}
+
+
 @pytest.mark.slow
-def test_training_dataset_each_session_once_per_epoch_in_single_length_batches():
+def test_training_dataset_each_session_once_per_epoch_with_its_label_after_every_event():
     arrays = random_arrays(60, max_len=12, seed=1)
     user = np.random.default_rng(2).normal(size=(60, 3)).astype(np.float32)
     user[:, 0] = np.arange(60)
-    labels = (np.arange(60) % 3 == 0).astype(int)
-    index = np.random.default_rng(3).permutation(np.arange(5, 60))  # sessions 0..4 left out
-    expected_weights, _ = train.balance_weights(labels[index])
-    weight_of = dict(zip(index.tolist(), expected_weights.tolist(), strict=True))
-    dataset = train.training_dataset(arrays, user, labels, index, batch_size=7, seed=0)
+    data = live_data(arrays, (np.arange(60) % 3 == 0).astype(int), user)
+    points = np.flatnonzero(data["point_session"] >= 5)  # sessions 0..4 left out
+    # each point's class-balancing weight, over the mean number of points in a batch of 7 sessions
+    point_weights = train.balance_weights(data["labels"][points])[0] / (7 * len(points) / 55)
+    weight_of = dict(zip(data["point_session"][points].tolist(), point_weights.tolist(), strict=True))
+    dataset = train.training_dataset(data, points, batch_size=7, seed=0)
     edges = [4, 8, 12]  # BUCKETS below max_len, then max_len
     orders = []
     for _ in range(2):
@@ -277,61 +272,74 @@ def test_training_dataset_each_session_once_per_epoch_in_single_length_batches()
             np.testing.assert_array_equal(features["user"].numpy()[:, 0].astype(int), ids)
             np.testing.assert_array_equal(length, arrays["length"][ids])
             np.testing.assert_array_equal(features["event_type"].numpy(), arrays["event_type"][ids, :width])
-            np.testing.assert_array_equal(onehot.numpy().argmax(1), labels[ids])
-            np.testing.assert_allclose(onehot.numpy().sum(1), 1.0)
-            np.testing.assert_allclose(weights.numpy(), [weight_of[i] for i in ids], rtol=1e-6)
+            # the session's label after every event, weighted on its events and 0 on padding
+            assert onehot.shape == (len(ids), width, 2) and weights.shape == (len(ids), width)
+            labels = data["labels"][np.searchsorted(data["point_session"], ids)]
+            np.testing.assert_array_equal(onehot.numpy().argmax(2), np.repeat(labels[:, None], width, 1))
+            on_event = np.arange(width)[None, :] < length[:, None]
+            expected = on_event * np.array([weight_of[i] for i in ids])[:, None]
+            np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-6)
             seen.extend(ids.tolist())
-        assert sorted(seen) == sorted(index.tolist())  # each training session exactly once
+        assert sorted(seen) == list(range(5, 60))  # each training session exactly once
         orders.append(seen)
     assert orders[0] != orders[1]  # reshuffled every epoch
+    # one event, one point: the events of an epoch weigh what the points do, a batch about 1 on average
+    total = sum(float(w.numpy().sum()) for _, _, w in dataset)
+    assert total == pytest.approx(point_weights.sum(), rel=1e-5)
+    assert total / len(list(dataset)) == pytest.approx(1.0, rel=0.3)
+
+
+def test_training_points_must_hold_whole_sessions():
+    data = live_data(random_arrays(10, max_len=5, seed=3, min_len=3), np.arange(10) % 2)
+    some = np.flatnonzero(data["point_k"] <= 2)  # only the first two points of each session
+    with pytest.raises(ValueError, match="every decision point of their sessions"):
+        train.training_dataset(data, some, batch_size=4, seed=0)
 
 
 @pytest.mark.slow
-def test_predict_returns_probabilities_in_the_order_of_index():
+def test_predict_gives_each_decision_point_what_the_model_says_after_its_first_k_events():
     import keras
 
     keras.utils.set_random_seed(0)
     arrays = random_arrays(30, max_len=7, seed=5)
     user = np.random.default_rng(6).normal(size=(30, 2)).astype(np.float32)
-    model = build_sequence_model("lstm", VOCAB, N_NUMERIC, n_user_features=2, units=8, dropout=0.0)
-    index = np.random.default_rng(7).permutation(30)[:16]
-    prob = train.predict(model, arrays, user, index, ratio=1.0, batch_size=4)
-    assert prob.shape == (16,)
+    data = live_data(arrays, np.arange(30) % 2, user)
+    model = build_sequence_model("lstm", VOCAB, N_NUMERIC, n_user_features=2, units=8)
+    points = np.random.default_rng(7).permutation(len(data["point_k"]))[:40]
+    prob = train.predict(model, data, points, ratio=1.0, batch_size=4)
+    assert prob.shape == (40,)
     direct = []
-    for i in index:
-        n = arrays["length"][i]
-        features = {k: arrays[k][i:i + 1, :n] for k in train.SEQUENCE_INPUTS}
+    for point in points:  # the model run on the first k events alone
+        i, k = data["point_session"][point], data["point_k"][point]
+        features = {name: arrays[name][i:i + 1, :k] for name in train.SEQUENCE_INPUTS}
         features["user"] = user[i:i + 1]
-        direct.append(keras.ops.convert_to_numpy(model(features, training=False))[0, 1])
+        direct.append(keras.ops.convert_to_numpy(model(features, training=False))[0, -1, 1])
     np.testing.assert_allclose(prob, direct, atol=1e-5)
     # the ratio is applied on top
-    corrected = train.predict(model, arrays, user, index, ratio=4.0, batch_size=4)
+    corrected = train.predict(model, data, points, ratio=4.0, batch_size=4)
     np.testing.assert_allclose(corrected, train.undo_balance(prob, 4.0), atol=1e-6)
 
 
 def _cart_task(n=400, max_len=4, seed=0):
-    """Label = a cart event (code 2) is among the session's events. Short sessions (a single
-    length bucket) keep the TensorFlow work to a few seconds."""
+    """Label = the session's first event is a cart (code 2), known at every decision point.
+    Short sessions (a single length bucket) keep the TensorFlow work to a few seconds."""
     arrays = random_arrays(n, max_len=max_len, seed=seed, min_len=2)
     rng = np.random.default_rng(seed + 1)
     valid = arrays["event_type"] != 0
-    types = rng.choice([1, 2, 3], size=valid.shape, p=[0.65, 0.2, 0.15])
+    types = rng.choice([1, 2, 3], size=valid.shape, p=[0.5, 0.3, 0.2])
     arrays["event_type"] = np.where(valid, types, 0).astype(np.int32)
     arrays["numeric"] = 0.1 * arrays["numeric"] * valid[..., None]  # small noise, no row ids
     arrays["numeric"][:, 0, 0] = 0.0
-    labels = (arrays["event_type"] == 2).any(1).astype(int)
-    counts = np.stack([(arrays["event_type"] == c).sum(1) for c in (1, 2, 3)], 1)
-    cut = [int(n * 0.6), int(n * 0.8)]
-    return {
-        "arrays": arrays,
-        "user": None,
-        "aggregates": np.column_stack([counts, arrays["length"]]).astype(np.float32),
-        "labels": labels,
-        "vocab_sizes": VOCAB,
-        "train": np.arange(cut[0]),
-        "validation": np.arange(cut[0], cut[1]),
-        "test": np.arange(cut[1], n),
-    }
+    data = live_data(arrays, (arrays["event_type"][:, 0] == 2).astype(int))
+    session, k = data["point_session"], data["point_k"]
+    seen = np.arange(max_len)[None, :] < k[:, None]
+    types = arrays["event_type"][session]
+    counts = np.stack([((types == c) & seen).sum(1) for c in (1, 2, 3)], 1)
+    data["aggregates"] = np.column_stack([counts, k, types[:, 0] == 2]).astype(np.float32)
+    cut = np.searchsorted(session, [int(n * 0.6), int(n * 0.8)])  # split by session
+    points = np.arange(len(session))
+    data.update(train=points[:cut[0]], validation=points[cut[0]:cut[1]], test=points[cut[1]:])
+    return data
 
 
 def _build_logistic(kind, seed, **config):
@@ -343,34 +351,38 @@ def _build_logistic(kind, seed, **config):
     return make_pipeline(StandardScaler(), LogisticRegression(**config))
 
 
+SMALL_CONFIG = {**CLASSIC_CONFIG, "units": 32, "learning_rate": 1e-2, "batch_size": 128}
+
+
 @pytest.mark.slow
-def test_run_study_on_a_cart_task():
+def test_run_study_on_a_cart_task(tmp_path):
     data = _cart_task()
-    assert 0.3 < data["labels"].mean() < 0.7
-    results, predictions = train.run_study(
-        data, ["logistic", "lstm"], n_trials=1, n_seeds=2, epochs=2, patience=1, batch_size=16,
-        build_model=build_sequence_model, first_config=CLASSIC_CONFIG,
+    assert 0.2 < data["labels"].mean() < 0.5
+    results = train.run_study(
+        data, ["logistic", "lstm"], n_trials=1, n_seeds=2, epochs=8, patience=2, state_dir=tmp_path,
+        build_model=build_sequence_model, first_config=SMALL_CONFIG,
         build_baseline=_build_logistic, baseline_space={"logistic": {"C": [1.0]}})
     assert set(results) == {"logistic", "lstm"}
     for kind, r in results.items():
         assert r.kind == kind
-        assert len(r.val_auc) == 2 and len(r.models) == 2 and len(r.seconds) == 2
-        assert len(r.trials) == 1 and r.trials[0][0] == r.best_config
+        assert len(r.val_auc) == 2 and len(r.seconds) == 2
+        assert len(r.trials) == 1 and r.trials[0]["config"] == r.best_config
         assert all(0 <= a <= 1 for a in r.val_auc)
-    assert results["lstm"].best_config == CLASSIC_CONFIG
+    assert results["lstm"].best_config == SMALL_CONFIG
     assert results["lstm"].history is not None and "val_auc" in results["lstm"].history
-    # one entry per fit (1 trial + 1 more seed); baselines have no epochs
-    assert [isinstance(h, bool) for h in results["lstm"].epoch_cap_hits] == [True, True]
-    assert results["logistic"].epoch_cap_hits == [None, None]
+    # one entry per fit (1 trial + 2 seeds); baselines have no epochs
+    assert [isinstance(h, bool) for h in results["lstm"].epoch_cap_hits] == [True, True, True]
+    assert results["logistic"].epoch_cap_hits == [None, None, None]
     assert results["logistic"].history is None
     assert min(results["logistic"].val_auc) > 0.9
-    assert min(results["lstm"].val_auc) > 0.7
+    assert min(results["lstm"].val_auc) > 0.8
 
-    assert list(predictions.columns) == ["model", "seed", "split", "session", "prob"]
+    predictions = train.read_predictions(tmp_path, results)
+    assert list(predictions.columns) == ["model", "seed", "split", "point", "prob"]
     assert len(predictions) == 2 * 2 * (len(data["validation"]) + len(data["test"]))
     for (kind, seed, split), group in predictions.groupby(["model", "seed", "split"]):
         assert kind in results and seed in (0, 1)
-        np.testing.assert_array_equal(group["session"].to_numpy(), data[split])
+        np.testing.assert_array_equal(group["point"].to_numpy(), data[split])
         assert group["prob"].between(0, 1).all()
     assert set(predictions["split"]) == {"validation", "test"}
     # the recorded validation AUC is that of the saved predictions
@@ -380,23 +392,77 @@ def test_run_study_on_a_cart_task():
         for seed in (0, 1):
             rows = predictions[(predictions["model"] == kind) & (predictions["seed"] == seed)
                                & (predictions["split"] == "validation")]
-            auc = roc_auc_score(data["labels"][rows["session"]], rows["prob"])
+            auc = roc_auc_score(data["labels"][rows["point"]], rows["prob"])
             assert auc == pytest.approx(r.val_auc[seed], abs=1e-6)
+    # the saved models are the trained ones
+    lstm = train.load_model(tmp_path, "lstm", 1)
+    again = train.predict(lstm, data, data["test"], train.balance_weights(data["labels"][data["train"]])[1])
+    seed1 = predictions[(predictions["model"] == "lstm") & (predictions["seed"] == 1)
+                        & (predictions["split"] == "test")]
+    np.testing.assert_allclose(again, seed1["prob"], atol=1e-5)
+    assert hasattr(train.load_model(tmp_path, "logistic", 0)[-1], "coef_")
+
+
+@pytest.mark.slow
+def test_a_rerun_of_the_study_skips_what_is_done(tmp_path):
+    data = _cart_task(n=120)
+    built = []
+
+    def builder(kind, *args, **config):
+        built.append(config)
+        return build_sequence_model(kind, *args, **{**config, "units": 4})
+
+    kwargs = dict(state_dir=tmp_path, build_model=builder, first_config=SMALL_CONFIG)
+    first = train.run_study(data, ["gru"], n_trials=2, n_seeds=1, epochs=1, patience=1, **kwargs)
+    assert len(built) == 3  # two trials, one seed
+    again = train.run_study(data, ["gru"], n_trials=2, n_seeds=1, epochs=1, patience=1, **kwargs)
+    assert len(built) == 3  # nothing trained again
+    assert again["gru"].val_auc == first["gru"].val_auc and again["gru"].trials == first["gru"].trials
+    more = train.run_study(data, ["gru"], n_trials=3, n_seeds=2, epochs=1, patience=1, **kwargs)
+    assert len(more["gru"].trials) == 3 and len(more["gru"].val_auc) == 2
+    # one more trial, one more seed, and seed 0 again only if the third trial won
+    assert len(built) == 5 + (more["gru"].best_config != first["gru"].best_config)
+    # the search in pieces tries what one run of three trials tries
+    whole = train.run_study(data, ["gru"], n_trials=3, n_seeds=1, epochs=1, patience=1,
+                            **{**kwargs, "state_dir": tmp_path / "whole"})
+    assert [t["config"] for t in whole["gru"].trials] == [t["config"] for t in more["gru"].trials]
+
+
+def test_a_trial_left_running_by_an_interrupted_run_is_run_again(tmp_path):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    data = _cart_task(n=60)
+    baseline = {"logistic": {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}}
+    kwargs = dict(build_model=build_sequence_model, build_baseline=_build_logistic, baseline_space=baseline)
+    whole = train.run_study(data, ["logistic"], 2, 1, 1, 1, state_dir=tmp_path / "whole", **kwargs)
+    # an interrupted run: its first trial finished, its second never did
+    folder = tmp_path / "cut" / "logistic"
+    folder.mkdir(parents=True)
+    storage = JournalStorage(JournalFileBackend(str(folder / "search.journal")))
+    cut = optuna.create_study(study_name="logistic", storage=storage, direction="maximize")
+    cut.sampler = optuna.samplers.TPESampler(seed=0)
+    cut.optimize(lambda trial: 0.5 + 0 * trial.suggest_categorical("C", baseline["logistic"]["C"]), n_trials=1)
+    cut.ask()  # left running
+    resumed = train.run_study(data, ["logistic"], 2, 1, 1, 1, state_dir=tmp_path / "cut", **kwargs)
+    assert [t["config"] for t in resumed["logistic"].trials] == [t["config"] for t in whole["logistic"].trials]
+    states = [t.state.name for t in optuna.load_study(study_name="logistic", storage=storage).trials]
+    assert states == ["COMPLETE", "FAIL", "COMPLETE"]
 
 
 @pytest.mark.slow
 def test_a_fit_says_whether_it_ran_to_the_epoch_cap():
     data = _cart_task()
-    capped = train.fit_sequence_model(build_sequence_model, "rnn", CLASSIC_CONFIG, data, seed=0,
-                                      epochs=1, patience=5, batch_size=16)
+    capped = train.fit_sequence_model(build_sequence_model, "rnn", SMALL_CONFIG, data, seed=0,
+                                      epochs=1, patience=5)
     assert capped.hit_epoch_cap and len(capped.history["val_auc"]) == 1
-    stopped = train.fit_sequence_model(build_sequence_model, "rnn", CLASSIC_CONFIG, data, seed=0,
-                                       epochs=60, patience=1, batch_size=16)
+    stopped = train.fit_sequence_model(build_sequence_model, "rnn", SMALL_CONFIG, data, seed=0,
+                                       epochs=60, patience=1)
     assert not stopped.hit_epoch_cap and len(stopped.history["val_auc"]) < 60
 
 
 @pytest.mark.slow
-def test_run_study_trains_the_models_its_builders_return():
+def test_run_study_trains_the_models_its_builders_return(tmp_path):
     # the builders record every model they hand out; the study must train and return exactly those
     data = _cart_task(n=120)
     built, baselines = [], []
@@ -412,39 +478,51 @@ def test_run_study_trains_the_models_its_builders_return():
         baselines.append((kind, seed, config, model))
         return model
 
-    first = {"units": 128, "dropout": 0.0, "l2": 0.0, "learning_rate": 3e-3}
-    results, _ = train.run_study(
-        data, ["logistic", "gru"], n_trials=2, n_seeds=2, epochs=1, patience=1, batch_size=32,
+    first = {**SMALL_CONFIG, "learning_rate": 3e-3}
+    results = train.run_study(
+        data, ["logistic", "gru"], n_trials=2, n_seeds=2, epochs=1, patience=1, state_dir=tmp_path,
         build_model=recording_builder, first_config=first,
         build_baseline=recording_baseline, baseline_space={"logistic": {"C": [0.1, 1.0, 10.0]}})
 
-    # two trials, then the chosen configuration once more with seed 1
+    # two trials (the first is `first` without its batch size, the second a draw of the space),
+    # then the chosen configuration with seeds 0 and 1
     gru = results["gru"]
-    assert [(kind, config) for kind, config, _ in built[:2]] == [("gru", first), ("gru", gru.trials[1][0])]
-    chosen = int(np.argmax([auc for _, auc in gru.trials]))
-    assert built[2][:2] == ("gru", gru.best_config) == ("gru", gru.trials[chosen][0])
-    assert len(built) == 3
-    assert gru.models[0] is built[chosen][2] and gru.models[1] is built[2][2]
-    for model in gru.models:  # what the builder made: its layers, its head, trained
+    model_config = {k: v for k, v in first.items() if k != "batch_size"}
+    assert [(kind, config) for kind, config, _ in built[:1]] == [("gru", model_config)]
+    drawn = gru.trials[1]["config"]
+    assert all(drawn[name] in choices for name, choices in train.SEARCH_SPACE.items())
+    chosen = {k: v for k, v in gru.best_config.items() if k != "batch_size"}
+    assert [config for _, config, _ in built[2:]] == [chosen, chosen] and len(built) == 4
+    for _, _, model in built[2:]:  # what the builder made: its layers, its head, trained
         layers = {type(layer).__name__ for layer in model.layers}
         assert "GRU" in layers and not layers & {"LSTM", "SimpleRNN", "Conv1D"}
-        assert model.get_layer("gru").units == 4
+        assert model.get_layer("gru1").units == 4
         head = model.get_layer("purchase")
         assert head.units == 2 and head.get_config()["activation"] == "softmax"
         assert model.optimizer.iterations.numpy() > 0
 
     logistic = results["logistic"]
-    assert [(kind, seed) for kind, seed, _, _ in baselines] == [("logistic", 0)] * 2 + [("logistic", 1)]
-    chosen = int(np.argmax([auc for _, auc in logistic.trials]))
-    assert logistic.models[0] is baselines[chosen][3] and logistic.models[1] is baselines[2][3]
-    assert baselines[2][2] == logistic.best_config
-    assert hasattr(logistic.models[1][-1], "coef_")  # fitted
+    assert [(kind, seed) for kind, seed, _, _ in baselines] == [("logistic", 0)] * 3 + [("logistic", 1)]
+    assert baselines[2][2] == baselines[3][2] == logistic.best_config
+    assert logistic.best_config in [t["config"] for t in logistic.trials]
 
 
-def test_run_study_needs_a_baseline_builder_for_its_baselines():
+def test_run_study_needs_a_baseline_builder_for_its_baselines(tmp_path):
     with pytest.raises(ValueError, match=r"baselines \['logistic'\] need build_baseline"):
-        train.run_study(_cart_task(n=40), ["logistic"], 1, 1, 1, 1, 8, build_model=build_sequence_model,
-                        baseline_space={"logistic": {"C": [1.0]}})
+        train.run_study(_cart_task(n=40), ["logistic"], 1, 1, 1, 1, state_dir=tmp_path,
+                        build_model=build_sequence_model, baseline_space={"logistic": {"C": [1.0]}})
+
+
+def test_the_state_key_changes_with_the_data_the_code_and_the_settings(tmp_path):
+    data = tmp_path / "points.parquet"
+    data.write_bytes(b"abc")
+    key = train.state_key([data], build_sequence_model, {"C": [1.0]}, epochs=3)
+    assert key == train.state_key([data], build_sequence_model, {"C": [1.0]}, epochs=3)
+    assert key != train.state_key([data], build_sequence_model, {"C": [1.0]}, epochs=4)
+    assert key != train.state_key([data], _build_logistic, {"C": [1.0]}, epochs=3)
+    assert key != train.state_key([data], build_sequence_model, {"C": [2.0]}, epochs=3)
+    data.write_bytes(b"abd")
+    assert key != train.state_key([data], build_sequence_model, {"C": [1.0]}, epochs=3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,27 +587,48 @@ def _model_inputs(arrays, rows, width, user=None):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", SEQUENCE_KINDS)
-def test_each_kind_gives_softmax_pairs(kind):
+def test_each_kind_gives_softmax_pairs_after_every_event(kind):
     import keras
 
     keras.utils.set_random_seed(0)
     arrays = random_arrays(5, max_len=6, seed=8)
     model = build_sequence_model(kind, VOCAB, N_NUMERIC, units=8)
     out = keras.ops.convert_to_numpy(model(_model_inputs(arrays, slice(None), 6), training=False))
-    assert out.shape == (5, 2)
+    assert out.shape == (5, 6, 2)
     assert (out >= 0).all()
-    np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-6)
-    assert model.output_shape == (None, 2)
-    # with per-session user features
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-6)
+    assert model.output_shape == (None, None, 2)
+    # with per-session user features, and two layers
     user = np.ones((5, 3), np.float32)
-    with_user = build_sequence_model(kind, VOCAB, N_NUMERIC, n_user_features=3, units=8)
+    with_user = build_sequence_model(kind, VOCAB, N_NUMERIC, n_user_features=3, units=8, n_layers=2)
     assert "user" in with_user.input
+    readers = [layer for layer in with_user.layers if layer.name.startswith(("rnn", "lstm", "gru", "conv"))]
+    assert len(readers) == 2
     out = keras.ops.convert_to_numpy(with_user(_model_inputs(arrays, slice(None), 6, user), training=False))
-    assert out.shape == (5, 2)
+    assert out.shape == (5, 6, 2)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "cnn"])
+@pytest.mark.parametrize("kind", SEQUENCE_KINDS)
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_the_answer_after_an_event_never_depends_on_later_events(kind, n_layers):
+    import keras
+
+    keras.utils.set_random_seed(2)
+    arrays = random_arrays(3, max_len=6, seed=10, min_len=6)
+    model = build_sequence_model(kind, VOCAB, N_NUMERIC, n_user_features=2, units=8, n_layers=n_layers)
+    user = np.random.default_rng(1).normal(size=(3, 2)).astype(np.float32)
+    before = keras.ops.convert_to_numpy(model(_model_inputs(arrays, slice(None), 6, user), training=False))
+    changed = {k: v.copy() for k, v in arrays.items()}
+    changed["category"][:, 3] = 5 - changed["category"][:, 3] % 5
+    changed["numeric"][:, 3] += 3.0
+    after = keras.ops.convert_to_numpy(model(_model_inputs(changed, slice(None), 6, user), training=False))
+    np.testing.assert_allclose(after[:, :3], before[:, :3], atol=1e-6)  # events 1-3 do not see event 4
+    assert not np.allclose(after[:, 3], before[:, 3])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", SEQUENCE_KINDS)
 def test_padding_does_not_change_the_output(kind):
     import keras
 
@@ -539,18 +638,13 @@ def test_padding_does_not_change_the_output(kind):
     user = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
     padded = {k: np.concatenate([v, np.zeros((v.shape[0], 7, *v.shape[2:]), v.dtype)], 1)
               for k, v in arrays.items() if k != "length"}
-    out = []
+    batch = keras.ops.convert_to_numpy(model(_model_inputs(padded, slice(None), 12, user), training=False))
     for i in range(4):
         n = arrays["length"][i]
-        tight = _model_inputs(arrays, slice(i, i + 1), n, user)
-        loose = _model_inputs(padded, slice(i, i + 1), 12, user)
-        a = keras.ops.convert_to_numpy(model(tight, training=False))
-        b = keras.ops.convert_to_numpy(model(loose, training=False))
-        np.testing.assert_allclose(a, b, atol=1e-5)
-        out.append(a)
-    # the whole padded batch at once gives the same as one at a time
-    batch = keras.ops.convert_to_numpy(model(_model_inputs(padded, slice(None), 12, user), training=False))
-    np.testing.assert_allclose(batch, np.concatenate(out), atol=1e-5)
+        tight = keras.ops.convert_to_numpy(model(_model_inputs(arrays, slice(i, i + 1), n, user)))
+        loose = keras.ops.convert_to_numpy(model(_model_inputs(padded, slice(i, i + 1), 12, user)))
+        np.testing.assert_allclose(tight[0], loose[0, :n], atol=1e-5)
+        np.testing.assert_allclose(tight[0], batch[i, :n], atol=1e-5)  # a padded batch gives the same
 
 
 def test_unknown_kind_is_an_error():

@@ -181,6 +181,29 @@ def test_index_links_every_notebook_and_shows_its_metrics(smoke_report, monkeypa
 
 
 @pytest.mark.slow
+def test_the_study_records_its_answer_with_seeds_and_shoppers_in_the_intervals(smoke_report, monkeypatch):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(smoke_report))
+    evaluation = read_metrics("06_evaluation")["metrics"]
+    lstm_vs_rnn = evaluation["paired_auc_difference"]["lstm_vs_rnn"]
+    assert lstm_vs_rnn["ci_low"] <= lstm_vs_rnn["value"] <= lstm_vs_rnn["ci_high"]
+    assert lstm_vs_rnn["resampling"] == "shoppers and seeds"
+    assert lstm_vs_rnn["n_seeds"] >= 1 and lstm_vs_rnn["n_bootstrap"] >= 20
+    gap = evaluation["best_sequence_gap_to_ceiling"]
+    assert gap["ci_low"] <= gap["ci_high"]
+    # every decision point of the smoke profile (max_k = 5), every model, with an interval
+    by_prefix = evaluation["by_prefix"]
+    assert sorted(map(int, by_prefix)) == [1, 2, 3, 4, 5]
+    for k, row in by_prefix.items():
+        for model in ("logistic", "boosting", "rnn", "lstm", "gru", "cnn"):
+            if model in row:  # missing only where the group has one class
+                assert row[model]["ci_low"] <= row[model]["ci_high"], (k, model)
+    assert any("lstm" in row for row in by_prefix.values())
+    training = read_metrics("05_rnn_vs_lstm")["metrics"]
+    assert set(training["epoch_cap_hit_share"]) == {"rnn", "lstm", "gru", "cnn"}
+    assert all(0 <= share <= 1 for share in training["epoch_cap_hit_share"].values())
+
+
+@pytest.mark.slow
 def test_primer_numpy_matches_keras(smoke_report, monkeypatch):
     monkeypatch.setenv("BEAUTY_WORKDIR", str(smoke_report))
     recorded = read_metrics("00_rnn_lstm_primer")["metrics"]

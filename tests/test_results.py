@@ -49,7 +49,7 @@ def reports(tmp_path):
     }, fallbacks=["the Amazon All Beauty reviews could not be obtained"], source="sephora_products")
     write_payload(folder, "05_rnn_vs_lstm", {
         kind: {"validation_auc_mean": 0.88, "validation_auc_std": 0.003, "train_seconds_mean": 7.5,
-               "sessions_per_second": speed, "best_config": {"units": 64}}
+               "points_per_second": speed, "best_config": {"units": 64}}
         for kind, speed in (("rnn", 19362.0), ("lstm", 6263.0))})
     (folder / "metrics" / "benchmark_recsys.json").write_text(json.dumps({
         "command": "python -m utils.tasks.recommend --benchmark --seeds 3",

@@ -17,7 +17,7 @@ from utils.data.features import (
     demographics,
     session_aggregates,
 )
-from utils.data.sessions import SPLITS, purchase_task, time_split, user_history
+from utils.data.sessions import SPLITS, decision_points, purchase_task, time_split, user_history
 
 DAY0 = pd.Timestamp("2024-03-01", tz="UTC")
 COLUMNS = ["user_session", "user_id", "event_time", "event_type", "product_id", "category_id", "brand",
@@ -101,18 +101,34 @@ def test_purchase_task_does_not_depend_on_row_order():
     pd.testing.assert_frame_equal(i1[cols], i2[cols])
 
 
-def test_purchase_task_prefix_keeps_first_k_of_long_enough_sessions():
-    sessions, inputs = purchase_task(make_events(BASIC), prefix_k=3)
-    # only "b" has at least 3 input events
-    assert sessions["user_session"].tolist() == ["b"]
-    assert sessions["n_events"].tolist() == [3]
-    sessions, inputs = purchase_task(make_events(BASIC), prefix_k=2)
-    assert sessions["user_session"].tolist() == ["b", "a", "d"]
-    assert sessions["n_events"].tolist() == [2, 2, 2]
-    b = inputs[inputs["session"] == 0]
-    assert b["event_time"].tolist() == [DAY0, DAY0 + pd.Timedelta(seconds=50)]  # the first two
-    assert sessions.loc[0, "end"] == DAY0 + pd.Timedelta(seconds=50)
-    assert sessions["label"].tolist() == [0, 1, 1]
+def test_decision_points_hold_the_first_k_events_of_each_session():
+    sessions, inputs = purchase_task(make_events(BASIC))  # rows: b (3 events), a (2), d (2)
+    sessions["split"] = ["train", "test", "test"]
+    points, point_inputs = decision_points(sessions, inputs, max_k=2)
+    assert points["session"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert points["k"].tolist() == [1, 2, 1, 2, 1, 2]
+    assert points["n_events"].tolist() == points["k"].tolist()
+    assert points["label"].tolist() == [0, 0, 1, 1, 1, 1]  # the session goes on to buy
+    assert points["split"].tolist() == ["train", "train", "test", "test", "test", "test"]
+    assert (points["start"] == sessions["start"].to_numpy()[points["session"]]).all()
+    # b at k = 2: its first two events; `end` is the time of event k
+    b2 = point_inputs[point_inputs["session"] == 1]
+    assert b2["event_time"].tolist() == [DAY0, DAY0 + pd.Timedelta(seconds=50)]
+    assert points.loc[1, "end"] == DAY0 + pd.Timedelta(seconds=50)
+    assert points.loc[0, "end"] == points.loc[0, "start"]
+    # every point holds exactly the first k input events of its session, in order
+    cols = ["event_time", "event_type", "product_id", "price"]
+    for row, point in points.iterrows():
+        mine = point_inputs.loc[point_inputs["session"] == row, cols].reset_index(drop=True)
+        first = inputs.loc[inputs["session"] == point["session"], cols].head(point["k"])
+        first = first.reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, first)
+    # max_k above every session's length: one point per input event, the last one the whole input
+    points, point_inputs = decision_points(sessions, inputs, max_k=10)
+    assert points.groupby("session").size().tolist() == sessions["n_events"].tolist()
+    assert len(point_inputs) == sum(n * (n + 1) // 2 for n in sessions["n_events"])
+    with pytest.raises(ValueError, match="at least one event"):
+        decision_points(sessions, inputs, max_k=0)
 
 
 # --------------------------------------------------------------------------------------------

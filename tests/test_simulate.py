@@ -190,16 +190,34 @@ def test_purchases_and_removes_follow_a_cart_of_the_same_product(shop):
     assert bought.merge(same, how="left", indicator=True)["_merge"].eq("both").mean() > 0.55
 
 
-def test_an_order_is_several_purchase_events_at_one_checkout_time(shop):
+def test_an_order_is_several_purchase_events_a_few_seconds_apart(shop):
     p = shop.events[_kinds(shop.events) == "purchase"]
     per_order = p.groupby("user_session", observed=True)
-    assert per_order["event_time"].nunique().eq(1).all()
+    assert per_order["event_time"].nunique().eq(per_order.size()).all()
     assert per_order.size().mean() > 1.5  # several products per order
     assert not p.duplicated(["user_session", "product_id"]).any()
+    gaps = per_order["event_time"].diff().dropna().dt.total_seconds()
+    assert gaps.between(2, 9).all()
     # the checkout ends the session
     last = shop.events.groupby("user_session", observed=True)["event_time"].max()
-    checkout = per_order["event_time"].first()
+    checkout = per_order["event_time"].max()
     assert (checkout.to_numpy() == last.reindex(checkout.index).to_numpy()).all()
+
+
+def test_basket_items_get_distinct_times_in_a_random_order():
+    """Not one timestamp per basket listed by product id (a next-item model would learn the
+    ids), but a random order, the same for the same seed."""
+    small = simulate_shop(n_users=5000, n_days=60, seed=11)
+    e = small.events
+    p = e[_kinds(e) == "purchase"]
+    per_order = p.groupby("user_session", observed=True)
+    assert per_order["event_time"].nunique().eq(per_order.size()).all()
+    big_orders = per_order["product_id"].agg(list)[per_order.size() >= 3]
+    assert len(big_orders) > 50
+    sorted_share = np.mean([ids == sorted(ids) for ids in big_orders])
+    assert sorted_share < 0.3  # random order: at most 1/6 (of 3! orders); the old order: all
+    again = simulate_shop(n_users=5000, n_days=60, seed=11)
+    _assert_same(e, again.events, "events")
 
 
 # ------------------------------------------------------------------------------- ground truth

@@ -1,8 +1,10 @@
 """From a clean event log to the session purchase-prediction task, split by time.
 
 Task: label = the session contains a purchase; input = the session's events strictly before its
-first purchase. Sessions that open with a purchase have no input and are left out. The prefix
-variant keeps only the first ``prefix_k`` events of sessions that have at least that many.
+first purchase. Sessions that open with a purchase have no input and are left out.
+
+A live shop does not wait for the session to end: ``decision_points`` turns each session into
+the moments it could be scored, after each of its first events, with only the events so far.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import pandas as pd
 SPLITS = ("train", "validation", "test")
 
 
-def purchase_task(events: pd.DataFrame, prefix_k: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def purchase_task(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (sessions, inputs): one row per usable session, and its input events in order.
 
     ``sessions`` has user_session, user_id, start, label (1 = purchase), n_events (inputs kept);
@@ -28,10 +30,6 @@ def purchase_task(events: pd.DataFrame, prefix_k: int | None = None) -> tuple[pd
     before = first_buy.isna() | (ev["event_time"] < first_buy)
     label = is_purchase.groupby(key).transform("any")
     inputs = ev[before].assign(label=label[before].astype(np.int8))
-    if prefix_k is not None:
-        position = inputs.groupby(inputs["user_session"].astype(str)).cumcount()
-        count = inputs.groupby(inputs["user_session"].astype(str))["event_time"].transform("size")
-        inputs = inputs[(position < prefix_k) & (count >= prefix_k)]
     grouped = inputs.groupby(inputs["user_session"].astype(str), sort=False)
     sessions = pd.DataFrame({
         "user_id": grouped["user_id"].first(),
@@ -45,6 +43,40 @@ def purchase_task(events: pd.DataFrame, prefix_k: int | None = None) -> tuple[pd
     inputs = inputs.assign(session=row.loc[inputs["user_session"].astype(str)].to_numpy())
     inputs = inputs.sort_values(["session", "event_time", "_order"]).drop(columns=["_order", "label"])
     return sessions, inputs.reset_index(drop=True)
+
+
+def decision_points(sessions: pd.DataFrame, inputs: pd.DataFrame,
+                    max_k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The live task: one row per session and decision point k = 1 .. min(n_events, max_k), the
+    session as a shop sees it after its first k events (all before any purchase), and the input
+    events of each point.
+
+    ``points`` has ``session`` (the row of ``sessions``), ``k``, the session's user_session,
+    user_id, start and label (the session goes on to buy), ``end`` (the time of event k) and
+    ``n_events`` (= k), plus any other column of ``sessions`` (its split, say). ``point_inputs``
+    holds the first k input events of each point, its ``session`` column pointing to the row of
+    ``points``, so the session encoders and summaries read points as they read sessions.
+    """
+    if max_k < 1:
+        raise ValueError(f"max_k = {max_k}: a decision point needs at least one event")
+    position = inputs.groupby("session").cumcount().to_numpy()
+    session = inputs["session"].to_numpy()
+    n_points = np.minimum(sessions["n_events"].to_numpy(), max_k)
+    first_point = np.cumsum(n_points) - n_points  # row of each session's point k = 1
+    # an event at position p belongs to the points k = p + 1 .. n_points of its session
+    copies = np.maximum(n_points[session] - position, 0)
+    source = np.repeat(np.arange(len(inputs)), copies)
+    k = position[source] + 1 + np.arange(len(source)) - np.repeat(np.cumsum(copies) - copies, copies)
+    point_inputs = inputs.iloc[source].assign(session=first_point[session[source]] + k - 1)
+    point_inputs = point_inputs.sort_values("session", kind="stable").reset_index(drop=True)
+
+    parent = np.repeat(np.arange(len(sessions)), n_points)
+    points = sessions.iloc[parent].reset_index(drop=True)
+    points.insert(0, "session", parent)
+    points.insert(1, "k", np.arange(len(parent)) - first_point[parent] + 1)
+    points["n_events"] = points["k"]
+    points["end"] = point_inputs.groupby("session")["event_time"].max().to_numpy()
+    return points, point_inputs
 
 
 def time_split(sessions: pd.DataFrame, validation_days: int, test_days: int) -> pd.Series:

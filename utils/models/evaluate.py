@@ -18,6 +18,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 
 EPS = 1e-7
+BLOCK = 250  # bootstrap replicates handled at once
 
 
 def point_metrics(y_true, prob, threshold: float = 0.5) -> dict[str, float]:
@@ -63,23 +64,16 @@ def weighted_metrics(y_true, prob, threshold: float, weights: np.ndarray) -> dic
     y = np.asarray(y_true).astype(float)
     p = np.clip(np.asarray(prob, dtype=float), EPS, 1 - EPS)
     pred = (p >= threshold).astype(float)
+    weights = np.asarray(weights, dtype=float)  # counts may be uint16: sums must not wrap around
     total, positives = weights.sum(1), weights @ y
     true_pos, predicted = weights @ (pred * y), weights @ pred
     precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
     recall = np.divide(true_pos, positives, out=np.zeros_like(true_pos), where=positives > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(true_pos),
                    where=precision + recall > 0)
-    # average precision: precision at each distinct score (descending), weighted by new recall
-    order = np.argsort(-p, kind="stable")
-    values, starts = np.unique(-p[order], return_index=True)
-    tp = np.add.reduceat((weights * y)[:, order], starts, axis=1)
-    fp = np.add.reduceat((weights * (1 - y))[:, order], starts, axis=1)
-    cum_tp, cum_fp = np.cumsum(tp, 1), np.cumsum(fp, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        average_precision = (tp * cum_tp / np.maximum(cum_tp + cum_fp, EPS)).sum(1) / positives
     loss = -(weights @ (y * np.log(p) + (1 - y) * np.log(1 - p))) / total
     return {"accuracy": (weights @ (pred == y)) / total, "precision": precision, "recall": recall,
-            "f1": f1, "roc_auc": weighted_auc(y, p, weights), "pr_auc": average_precision,
+            "f1": f1, "roc_auc": weighted_auc(y, p, weights), "pr_auc": weighted_pr_auc(y, p, weights),
             "log_loss": loss}
 
 
@@ -130,9 +124,17 @@ def compare_to_zero(difference: dict) -> str:
 def cluster_bootstrap_weights(groups, n_boot: int, seed: int) -> np.ndarray:
     """Bootstrap weights that resample whole groups (shoppers): each replicate draws as many
     shoppers as there are, with replacement, and every session of a drawn shopper counts as often
-    as its shopper was drawn. Rows are replicates, columns the sessions in the order of ``groups``."""
+    as its shopper was drawn. Rows are replicates, columns the sessions in the order of ``groups``.
+    Counts are kept as uint16 (2 bytes, not 8), so thousands of replicates of a large test set fit
+    in memory."""
     _, group = np.unique(np.asarray(groups), return_inverse=True)
-    return bootstrap_weights(group.max() + 1, n_boot, seed)[:, group]
+    n = group.max() + 1
+    rng = np.random.default_rng(seed)
+    weights = np.empty((n_boot, len(group)), np.uint16)
+    for start in range(0, n_boot, BLOCK):  # a block at a time: the int64 draws stay small
+        rows = min(BLOCK, n_boot - start)
+        weights[start:start + rows] = rng.multinomial(n, np.full(n, 1.0 / n), size=rows)[:, group]
+    return weights
 
 
 def seed_draws(n_seeds: int, n_boot: int, seed: int) -> np.ndarray:
@@ -147,14 +149,26 @@ def seed_bootstrap(statistic, y_true, prob_by_seed, weights: np.ndarray, draws: 
     prob_by_seed = np.atleast_2d(np.asarray(prob_by_seed, dtype=float))
     values = np.full(len(weights), np.nan)
     for s in np.unique(draws):
-        rows = draws == s
-        values[rows] = statistic(y_true, prob_by_seed[s], weights[rows])
+        rows = np.flatnonzero(draws == s)
+        for start in range(0, len(rows), BLOCK):  # a block of replicates at a time bounds the memory
+            block = rows[start:start + BLOCK]
+            values[block] = statistic(y_true, prob_by_seed[s], weights[block])
     return values
 
 
 def weighted_pr_auc(y_true, prob, weights: np.ndarray) -> np.ndarray:
-    """Average precision for each row of ``weights``."""
-    return weighted_metrics(y_true, prob, 0.5, weights)["pr_auc"]
+    """Average precision for each row of ``weights``: the precision at each distinct score
+    (descending), weighted by the recall it adds."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(prob, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    _, starts = np.unique(-p[order], return_index=True)
+    ordered = weights[:, order]
+    tp = np.add.reduceat(ordered * y[order], starts, axis=1)
+    fp = np.add.reduceat(ordered * (1 - y[order]), starts, axis=1)
+    cum_tp, cum_fp = np.cumsum(tp, 1), np.cumsum(fp, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (tp * cum_tp / np.maximum(cum_tp + cum_fp, EPS)).sum(1) / cum_tp[:, -1]
 
 
 def bootstrap_over_seeds(statistic, y_true, prob_by_seed, weights: np.ndarray, draws: np.ndarray):

@@ -76,10 +76,10 @@ def speed_report(reports: str | Path | None = None) -> str:
         raise FileNotFoundError(f"{metrics_path} is missing: run notebook {TRAINING_NOTEBOOK} "
                                 "first (`beauty benchmark study` runs 04-06)")
     recorded = json.loads(metrics_path.read_text(encoding="utf-8"))["metrics"]
-    lines.append(f"\n{'model':10s} {'sessions/s':>10s} {'train s (mean)':>14s}  validation ROC-AUC")
+    lines.append(f"\n{'model':10s} {'points/s':>10s} {'train s (mean)':>14s}  validation ROC-AUC")
     for kind, value in recorded.items():
-        if isinstance(value, dict) and "sessions_per_second" in value:  # one entry per model
-            lines.append(f"{kind:10s} {value['sessions_per_second']:10.0f} "
+        if isinstance(value, dict) and "points_per_second" in value:  # one entry per model
+            lines.append(f"{kind:10s} {value['points_per_second']:10.0f} "
                          f"{value['train_seconds_mean']:14.1f}  {value['validation_auc_mean']:.4f} "
                          f"+/- {value['validation_auc_std']:.4f}")
     return "\n".join(lines)

@@ -184,7 +184,8 @@ def _run_sessions(w: _World, rng, su, sd, t0, rep) -> dict:
     _, first_kept = np.unique(item_s[cand], return_index=True)
     bought[cand[first_kept]] = True
     # buying sessions with nothing left in the cart add the last viewed product at checkout
-    # ("buy now"): the cart shares the purchase's second, so it is no input before the purchase
+    # ("buy now"): the cart takes the checkout second (the basket's first purchase, see
+    # _spread_baskets), so it is no input before the purchase
     # and its presence (caused by the outcome) cannot give the outcome away
     forced = np.flatnonzero(need & (kept == 0))
     last = first[forced] + n_views[forced] - 1
@@ -252,6 +253,8 @@ def _assemble(runs, products, users, leaves, brands, start_ts, rng):
     extra = _leftover_events(truth, leftovers, cat, len(products), rng)
     for k in cat:
         cat[k] = np.concatenate([cat[k]] + [e[k].astype(cat[k].dtype) for e in extra])
+    session_ids = _uuids(rng, n_sess)  # drawn first, so the ids don't depend on the baskets
+    _spread_baskets(cat, rng)
     # order by time; within a second by session, then view < cart < remove < purchase
     if cat["t"].max() < 2**25 and n_sess < 2**33:
         key = (cat["t"] << 36) | (cat["sess"] << 3) | cat["type"].astype(np.int64)
@@ -260,7 +263,6 @@ def _assemble(runs, products, users, leaves, brands, start_ts, rng):
         order = np.lexsort((cat["type"], cat["sess"], cat["t"]))
     cat = {k: v[order] for k, v in cat.items()}
     prod = cat["prod"]
-    session_ids = _uuids(rng, n_sess)
     brand_code = np.where(products.brand_listed, np.searchsorted(brands, products.brand), -1)
     code_code = np.where(products.code_listed,
                          np.searchsorted(leaves, products.category_code), -1)
@@ -291,6 +293,23 @@ def _assemble(runs, products, users, leaves, brands, start_ts, rng):
         "purchased": truth["buy"],
     })
     return events, session_truth
+
+
+def _spread_baskets(cat: dict, rng) -> None:
+    """Give the items of each checkout distinct seconds, in a random order (in place).
+
+    The engine puts all purchases of a session at its checkout second, built in product
+    order; left so, a basket would share one timestamp and list its items by product id,
+    and a next-item model would learn the product ids. The first item (of a random order)
+    keeps the checkout second, each next one follows 2-9 s later, so the basket still ends
+    the session.
+    """
+    buy = np.flatnonzero(cat["type"] == 3)
+    buy = buy[np.lexsort((rng.random(len(buy)), cat["sess"][buy]))]  # by session, random within
+    s = cat["sess"][buy]
+    new = np.diff(s, prepend=-1) != 0  # a basket's first item
+    cum = np.cumsum(np.where(new, 0, rng.integers(2, 10, len(buy))))
+    cat["t"][buy] += cum - cum[new][np.cumsum(new) - 1]
 
 
 def _leftover_events(truth, leftovers, cat, n_products, rng) -> list[dict]:
