@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 PROFILE ?= workshop
+LAB_DIR ?= notebooks
 KERNEL := beauty-behaviour
 
 ifeq ($(PY),$(VENV)/bin/python)
@@ -15,8 +16,8 @@ ENV_READY := kernel
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help setup hooks kernel report results check-data test test-fast lab lint strip clean \
-	distclean benchmark-data benchmark-study benchmark-recsys
+.PHONY: help setup hooks kernel report results check-data test test-fast lab student lint strip clean \
+	distclean benchmark-data benchmark-study benchmark-recsys benchmark-report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,11 +66,18 @@ benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 co
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
 	$(PY) -m utils benchmark study --profile $(PROFILE)
 
+benchmark-report: $(ENV_READY) ## build the whole report from a cold start; time per notebook against the goals (PROFILE=workshop)
+	$(PY) -m utils benchmark report --profile $(PROFILE)
+
 benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
 	$(PY) -m utils benchmark recsys --seeds 3
 
-lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=...)
-	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=notebooks
+student: $(ENV_READY) ## write student copies to student/: solutions replaced by stubs, outputs cleared
+	$(PY) -m utils student
+
+lab: $(ENV_READY) ## open JupyterLab on the notebooks with the project's kernel (PROFILE=..., LAB_DIR=student)
+	BEAUTY_PROFILE=$(PROFILE) $(PY) -m jupyter lab --notebook-dir=$(LAB_DIR) \
+		--MappingKernelManager.default_kernel_name=$(KERNEL)
 
 lint: $(ENV_READY) ## check the code style with ruff
 	$(PY) -m ruff check utils tests

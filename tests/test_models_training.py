@@ -442,10 +442,12 @@ def test_a_trial_left_running_by_an_interrupted_run_is_run_again(tmp_path):
     storage = JournalStorage(JournalFileBackend(str(folder / "search.journal")))
     cut = optuna.create_study(study_name="logistic", storage=storage, direction="maximize")
     cut.sampler = optuna.samplers.TPESampler(seed=0)
-    cut.optimize(lambda trial: 0.5 + 0 * trial.suggest_categorical("C", baseline["logistic"]["C"]), n_trials=1)
+    choices = baseline["logistic"]["C"]
+    cut.optimize(lambda trial: 0.5 + 0 * trial.suggest_categorical("C", choices), n_trials=1)
     cut.ask()  # left running
     resumed = train.run_study(data, ["logistic"], 2, 1, 1, 1, state_dir=tmp_path / "cut", **kwargs)
-    assert [t["config"] for t in resumed["logistic"].trials] == [t["config"] for t in whole["logistic"].trials]
+    configs = [t["config"] for t in whole["logistic"].trials]
+    assert [t["config"] for t in resumed["logistic"].trials] == configs
     states = [t.state.name for t in optuna.load_study(study_name="logistic", storage=storage).trials]
     assert states == ["COMPLETE", "FAIL", "COMPLETE"]
 

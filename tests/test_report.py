@@ -204,6 +204,37 @@ def test_the_study_records_its_answer_with_seeds_and_shoppers_in_the_intervals(s
 
 
 @pytest.mark.slow
+def test_every_exercise_check_passes_with_its_solution(smoke_report, monkeypatch):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(smoke_report))
+    for notebook in notebooks.discover():
+        checks = read_metrics(notebook.stem)["metrics"].get("exercise_checks", {})
+        assert len(checks) >= 2 and all(checks.values()), (notebook.stem, checks)
+
+
+@pytest.mark.slow
+def test_every_student_copy_runs_from_top_to_bottom(smoke_report, tmp_path):
+    """The copies a student gets (solutions stubbed) run on the smoke data without an error;
+    each check then says there is no answer yet."""
+    import shutil
+
+    import papermill
+
+    from utils.report.student import write_student_copies
+
+    work = tmp_path / "work"  # a copy of the smoke run's data, so the report's metrics stay as they are
+    shutil.copytree(smoke_report / "data", work / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BEAUTY_WORKDIR", str(work))  # the kernel inherits it
+        for copy in write_student_copies(tmp_path / "student"):
+            out = tmp_path / "executed" / copy.name
+            out.parent.mkdir(exist_ok=True)
+            papermill.execute_notebook(copy, out, parameters={"profile": "smoke"}, progress_bar=False,
+                                       cwd=str(config.NOTEBOOKS_DIR), kernel_name=config.KERNEL_NAME)
+            text = out.read_text(encoding="utf-8")
+            assert "no answer yet" in text, copy.name
+
+
+@pytest.mark.slow
 def test_primer_numpy_matches_keras(smoke_report, monkeypatch):
     monkeypatch.setenv("BEAUTY_WORKDIR", str(smoke_report))
     recorded = read_metrics("00_rnn_lstm_primer")["metrics"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,28 @@ def test_a_failing_benchmark_command_stops_with_its_status(monkeypatch, capsys):
     assert benchmarks.run("data") == 3
     captured = capsys.readouterr()
     assert "never" not in captured.out and "exited with status 3" in captured.err
+
+
+def test_benchmark_report_times_a_cold_run_and_writes_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path / "work"))
+    seen = {}
+
+    def fake_report(command, cwd, env):  # stands in for `python -m utils report`: writes runs.json
+        seen["workdir"] = Path(env["BEAUTY_WORKDIR"])
+        seen["command"] = command
+        reports = seen["workdir"] / "reports"
+        reports.mkdir(parents=True)
+        (reports / "runs.json").write_text(json.dumps({"notebooks": {
+            "04_feature_engineering": {"seconds": 30.0}, "05_rnn_vs_lstm": {"seconds": 150.25}}}))
+        return type("done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(benchmarks.subprocess, "run", fake_report)
+    assert benchmarks.run("report", profile="workshop") == 0
+    assert seen["workdir"] != tmp_path / "work" and not seen["workdir"].exists()  # a cold, temporary folder
+    assert seen["command"][-3:] == ["report", "--profile", "workshop"]
+    written = json.loads((tmp_path / "work" / "reports" / "metrics" / "benchmark_report.json").read_text())
+    assert written["profile"] == "workshop" and written["total_s"] == 180.2
+    assert written["notebooks"] == {"04_feature_engineering": 30.0, "05_rnn_vs_lstm": 150.2}
+    assert {"cpus", "load_before", "wall_s"} <= set(written)
+    out = capsys.readouterr().out
+    assert "04_feature_engineering" in out and "within the goal" in out and "over the 120 s goal" in out

@@ -6,7 +6,9 @@
     beauty fetch NAME | --all [--to DIR]                    download and verify public files
     beauty convert-rees46 SOURCE [--out DIR] [--json]       REES46 CSVs -> Parquet, with accounting
     beauty results [--reports DIR] [--out FILE]             a run's headline values -> docs/results.md
-    beauty benchmark data|study|recsys                      time the data tools, 04-06, the recommenders
+    beauty benchmark data|study|recsys|report               time the data tools, 04-06, the
+                                                            recommenders or the whole report
+    beauty student [--out DIR]                              student copies: solutions stubbed
 
 Every subcommand has --help. Exit status: 0 done, 1 the work failed (a notebook, a download, a
 conversion that kept nothing), 2 the command could not start (bad profile, missing data, usage).
@@ -141,6 +143,14 @@ def results(args) -> int:
     return 0
 
 
+def student(args) -> int:
+    from utils.report.student import write_student_copies
+
+    written = write_student_copies(args.out)
+    print(f"{len(written)} student copies in {written[0].parent if written else args.out}")
+    return 0
+
+
 def benchmark(args) -> int:
     from utils.report import benchmarks
 
@@ -148,6 +158,8 @@ def benchmark(args) -> int:
         return benchmarks.run("data", events=args.events, rows=args.rows)
     if args.benchmark == "recsys":
         return benchmarks.run("recsys", seeds=args.seeds, resume=args.resume)
+    if args.benchmark == "report":
+        return benchmarks.run("report", profile=args.profile)
     if args.no_run:
         print(benchmarks.speed_report())
         return 0
@@ -208,8 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", metavar="FILE", help="where to write (default: docs/results.md)")
     sub.set_defaults(run=results)
 
-    sub = commands.add_parser("benchmark", help="time the data tools, notebooks 04-06 or the "
-                              "recommenders", description="Run one of the speed benchmarks; each "
+    sub = commands.add_parser("student", help="write student copies of the notebooks to student/",
+                              description="Write a copy of every numbered notebook with each "
+                              "exercise's solution cell replaced by a stub and every output "
+                              "cleared; the exercises' hints and checks stay.")
+    sub.add_argument("--out", metavar="DIR", help="where to write (default: student/ in the project)")
+    sub.set_defaults(run=student)
+
+    sub = commands.add_parser("benchmark", help="time the data tools, notebooks 04-06, the "
+                              "recommenders or the whole report",
+                              description="Run one of the speed benchmarks; each "
                               "prints what it ran and what it measured.")
     kinds = sub.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     kind = kinds.add_parser("data", help="simulator events/s; REES46 CSV -> Parquet vs pandas.read_csv",
@@ -233,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--seeds", type=int, default=3, help="seeds per recurrent model (default 3)")
     kind.add_argument("--resume", action="store_true",
                       help="keep the runs already in benchmark_recsys.json and do the rest")
+    kind = kinds.add_parser("report", help="the whole report from a cold start: time per notebook",
+                            description="Build the whole report in a fresh work folder (no data, no "
+                            "saved trials), print each notebook's time against the goals (workshop: "
+                            "the report within 10 minutes, each notebook within 2; smoke: within 3) "
+                            "and write reports/metrics/benchmark_report.json.")
+    _profile_option(kind)
     sub.set_defaults(run=benchmark)
     return parser
 

@@ -3,7 +3,9 @@
 - data: the simulator's events per second and the REES46 conversion against pandas.read_csv;
 - study: notebooks 04-06 through the pipeline, then their run times (reports/runs.json) and the
   training speed of each model (05's recorded metrics);
-- recsys: the next-item benchmark on Amazon Beauty (writes reports/metrics/benchmark_recsys.json).
+- recsys: the next-item benchmark on Amazon Beauty (writes reports/metrics/benchmark_recsys.json);
+- report: the whole report from a cold start (a fresh work folder: no data, no saved trials), its
+  time per notebook against the goals, written to reports/metrics/benchmark_report.json.
 
 Each benchmark runs as its own process, ``python -m ...``, exactly as a person would type it, so
 that the peak memory a benchmark reports is its own.
@@ -12,13 +14,18 @@ that the peak memory a benchmark reports is its own.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from utils.core import config
 
-BENCHMARKS = ("data", "study", "recsys")
+BENCHMARKS = ("data", "study", "recsys", "report")
+# the time goals of a report on a 2-core laptop, in seconds: (whole report, each notebook)
+REPORT_GOALS = {"workshop": (600, 120), "smoke": (180, None)}
 STUDY_NOTEBOOKS = ("04_feature_engineering", "05_rnn_vs_lstm", "06_evaluation")
 TRAINING_NOTEBOOK = "05_rnn_vs_lstm"
 
@@ -36,12 +43,16 @@ def commands(name: str, *, events: int = 1_000_000, rows: int = 20_000_000,
     if name == "recsys":
         return [["-m", "utils.tasks.recommend", "--benchmark", "--seeds", str(seeds),
                  *(["--resume"] if resume else [])]]
+    if name == "report":
+        return [["-m", "utils", "report", "--profile", profile]]
     raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
 
 
 def run(name: str, **options) -> int:
     """Run benchmark ``name``: each of its commands in turn, stopping at the first that fails;
     the study then prints ``speed_report()``. Returns the exit status."""
+    if name == "report":
+        return run_report(**options)
     for command in commands(name, **options):
         print("$ python " + " ".join(command), flush=True)
         status = subprocess.run([sys.executable, *command], cwd=config.PROJECT_ROOT).returncode
@@ -82,4 +93,47 @@ def speed_report(reports: str | Path | None = None) -> str:
             lines.append(f"{kind:10s} {value['points_per_second']:10.0f} "
                          f"{value['train_seconds_mean']:14.1f}  {value['validation_auc_mean']:.4f} "
                          f"+/- {value['validation_auc_std']:.4f}")
+    return "\n".join(lines)
+
+
+def run_report(profile: str = config.DEFAULT_PROFILE) -> int:
+    """Build the whole report of ``profile`` from a cold start in a fresh work folder, then write
+    its times (and the load of the machine before it began) to
+    reports/metrics/benchmark_report.json of the work folder and print them against the goals."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="benchmark-report-") as cold:
+        command = commands("report", profile=profile)[0]
+        print(f"$ BEAUTY_WORKDIR={cold} python " + " ".join(command), flush=True)
+        started = time.perf_counter()
+        status = subprocess.run([sys.executable, *command], cwd=config.PROJECT_ROOT,
+                                env={**os.environ, "BEAUTY_WORKDIR": cold}).returncode
+        wall = time.perf_counter() - started
+        runs = json.loads((Path(cold) / "reports" / "runs.json").read_text(encoding="utf-8"))["notebooks"]
+    if status:
+        print(f"error: the report exited with status {status}", file=sys.stderr)
+        return status
+    result = {"profile": profile, "total_s": round(sum(r["seconds"] for r in runs.values()), 1),
+              "wall_s": round(wall, 1), "cpus": os.cpu_count(), "load_before": round(load_before, 2),
+              "notebooks": {stem: round(r["seconds"], 1) for stem, r in runs.items()}}
+    out = config.reports_dir("metrics") / "benchmark_report.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(report_table(result))
+    print(f"written to {out}")
+    return 0
+
+
+def report_table(result: dict) -> str:
+    """A benchmark_report.json as text, each time against its goal."""
+    total_goal, each_goal = REPORT_GOALS.get(result["profile"], (None, None))
+
+    def verdict(seconds, goal):
+        if goal is None:
+            return ""
+        return "  within the goal" if seconds <= goal else f"  over the {goal} s goal"
+
+    lines = [f"profile {result['profile']}, {result['cpus']} CPUs, load average "
+             f"{result['load_before']} before the run (0 is idle)", f"{'notebook':28s} {'seconds':>8s}"]
+    lines += [f"{stem:28s} {seconds:8.1f}{verdict(seconds, each_goal)}"
+              for stem, seconds in result["notebooks"].items()]
+    lines.append(f"{'all notebooks':28s} {result['total_s']:8.1f}{verdict(result['total_s'], total_goal)}")
     return "\n".join(lines)
