@@ -66,8 +66,8 @@ benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 co
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model
 	$(PY) -m utils benchmark study --profile $(PROFILE)
 
-benchmark-report: $(ENV_READY) ## build the whole report from a cold start; time per notebook against the goals (PROFILE=workshop)
-	$(PY) -m utils benchmark report --profile $(PROFILE)
+benchmark-report: $(ENV_READY) ## build the whole report from a cold start; time per notebook against the goals (PROFILE=workshop; KEEP=dir keeps the build)
+	$(PY) -m utils benchmark report --profile $(PROFILE) $(if $(KEEP),--keep $(KEEP))
 
 benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
 	$(PY) -m utils benchmark recsys --seeds 3

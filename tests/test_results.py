@@ -114,6 +114,19 @@ def test_the_speed_table_and_the_recsys_benchmark_are_included(reports):
     assert "## benchmark_recsys" not in page  # a benchmark's file is not a notebook
 
 
+def test_the_report_benchmark_is_included_when_the_run_has_one(reports):
+    assert "## Benchmark: the whole report" not in results.results_markdown(reports)
+    (reports / "metrics" / "benchmark_report.json").write_text(json.dumps({
+        "profile": "workshop", "total_s": 630.5, "wall_s": 640.0, "cpus": 2, "load_before": 0.1,
+        "notebooks": {"05_rnn_vs_lstm": 224.0, "06_evaluation": 35.5}}))
+    page = results.results_markdown(reports)
+    assert "## Benchmark: the whole report from a cold start" in page
+    assert "05_rnn_vs_lstm                  224.0  over the 120 s goal" in page
+    assert "06_evaluation                    35.5  within the goal" in page
+    assert "all notebooks                   630.5  over the 600 s goal" in page
+    assert "## benchmark_report" not in page
+
+
 def test_a_smoke_run_is_flagged_in_the_header(tmp_path):
     folder = tmp_path / "reports"
     write_payload(folder, "01_data_collection", {"n_events": 10}, profile="smoke")
@@ -216,3 +229,10 @@ def test_benchmark_report_times_a_cold_run_and_writes_it(tmp_path, monkeypatch, 
     assert {"cpus", "load_before", "wall_s"} <= set(written)
     out = capsys.readouterr().out
     assert "04_feature_engineering" in out and "within the goal" in out and "over the 120 s goal" in out
+
+    # --keep: the build goes to a new folder that stays, for `beauty results`; a used one is refused
+    kept = tmp_path / "kept"
+    assert benchmarks.run("report", profile="workshop", keep=kept) == 0
+    assert seen["workdir"] == kept and (kept / "reports" / "metrics" / "benchmark_report.json").is_file()
+    with pytest.raises(ValueError, match="kept is not empty: the benchmark needs a cold work folder"):
+        benchmarks.run("report", profile="workshop", keep=kept)

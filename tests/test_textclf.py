@@ -14,6 +14,7 @@ from utils.core import config
 from utils.data import sources
 from utils.data.schema import ValidationError
 from utils.models import text as text_models
+from utils.models.evaluate import bootstrap_weights
 from utils.tasks import classify
 
 NOTEBOOK = config.NOTEBOOKS_DIR / "11_product_classification.ipynb"
@@ -193,6 +194,24 @@ def test_macro_f1_interval_brackets_the_value():
     assert estimate["ci_low"] < estimate["value"] < estimate["ci_high"] <= 1.0
     assert classify.macro_f1_interval(truth, truth, ["a", "b"], n_boot=20) == {
         "value": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+
+
+def test_macro_f1_matches_scikit_learn_row_by_row():
+    """The vectorised macro-F1 (all bootstrap rows at once) is scikit-learn's, one row at a time."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(1)
+    truth = rng.choice(["a", "b", "c", "unscored"], 60).astype(object)
+    pred = rng.choice(["a", "b", "c", "d"], 60).astype(object)
+    labels = ["a", "b", "c"]
+    for weights in bootstrap_weights(60, 30, seed=2):
+        keep = np.isin(truth, labels) & (weights > 0)
+        expected = f1_score(truth[keep], pred[keep], labels=sorted(set(truth[keep])), average="macro",
+                            sample_weight=weights[keep])
+        assert classify.macro_f1(truth, pred, labels, sample_weight=weights) == pytest.approx(expected)
+    scores = [classify.macro_f1(truth, pred, labels, sample_weight=w) for w in bootstrap_weights(60, 50, 0)]
+    estimate = classify.macro_f1_interval(truth, pred, labels, n_boot=50, seed=0)
+    assert [estimate["ci_low"], estimate["ci_high"]] == pytest.approx(np.percentile(scores, [2.5, 97.5]).tolist())
 
 
 def test_text_model_has_two_heads():

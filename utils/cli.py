@@ -159,7 +159,7 @@ def benchmark(args) -> int:
     if args.benchmark == "recsys":
         return benchmarks.run("recsys", seeds=args.seeds, resume=args.resume)
     if args.benchmark == "report":
-        return benchmarks.run("report", profile=args.profile)
+        return benchmarks.run("report", profile=args.profile, keep=args.keep)
     if args.no_run:
         print(benchmarks.speed_report())
         return 0
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "the report within 10 minutes, each notebook within 2; smoke: within 3) "
                             "and write reports/metrics/benchmark_report.json.")
     _profile_option(kind)
+    kind.add_argument("--keep", metavar="DIR", help="build in DIR (new or empty) and keep it, e.g. for "
+                      "`beauty results --reports DIR/reports` (default: a temporary folder)")
     sub.set_defaults(run=benchmark)
     return parser
 

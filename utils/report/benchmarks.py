@@ -5,7 +5,8 @@
   training speed of each model (05's recorded metrics);
 - recsys: the next-item benchmark on Amazon Beauty (writes reports/metrics/benchmark_recsys.json);
 - report: the whole report from a cold start (a fresh work folder: no data, no saved trials), its
-  time per notebook against the goals, written to reports/metrics/benchmark_report.json.
+  time per notebook against the goals, written to reports/metrics/benchmark_report.json; the
+  folder can be kept for ``beauty results``.
 
 Each benchmark runs as its own process, ``python -m ...``, exactly as a person would type it, so
 that the peak memory a benchmark reports is its own.
@@ -13,6 +14,7 @@ that the peak memory a benchmark reports is its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from utils.core import config
+from utils.core.files import write_json_atomic
 
 BENCHMARKS = ("data", "study", "recsys", "report")
 # the time goals of a report on a 2-core laptop, in seconds: (whole report, each notebook)
@@ -96,12 +99,19 @@ def speed_report(reports: str | Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def run_report(profile: str = config.DEFAULT_PROFILE) -> int:
+def run_report(profile: str = config.DEFAULT_PROFILE, keep: str | os.PathLike | None = None) -> int:
     """Build the whole report of ``profile`` from a cold start in a fresh work folder, then write
     its times (and the load of the machine before it began) to
-    reports/metrics/benchmark_report.json of the work folder and print them against the goals."""
+    reports/metrics/benchmark_report.json of the work folder and print them against the goals.
+
+    The fresh folder is a temporary one, or ``keep`` (new or empty), which is kept and gets the
+    benchmark_report.json, so that ``beauty results --reports KEEP/reports`` shows the run that
+    was timed and its times."""
+    if keep is not None and Path(keep).is_dir() and any(Path(keep).iterdir()):
+        raise ValueError(f"{keep} is not empty: the benchmark needs a cold work folder; name a new one")
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="benchmark-report-") as cold:
+    folder = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory(prefix="benchmark-report-")
+    with folder as cold:
         command = commands("report", profile=profile)[0]
         print(f"$ BEAUTY_WORKDIR={cold} python " + " ".join(command), flush=True)
         started = time.perf_counter()
@@ -115,8 +125,9 @@ def run_report(profile: str = config.DEFAULT_PROFILE) -> int:
     result = {"profile": profile, "total_s": round(sum(r["seconds"] for r in runs.values()), 1),
               "wall_s": round(wall, 1), "cpus": os.cpu_count(), "load_before": round(load_before, 2),
               "notebooks": {stem: round(r["seconds"], 1) for stem, r in runs.items()}}
-    out = config.reports_dir("metrics") / "benchmark_report.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    # the record goes with the run it timed when that run is kept, else to the work folder
+    out = (Path(keep) / "reports" / "metrics" if keep else config.reports_dir("metrics")) / "benchmark_report.json"
+    write_json_atomic(out, result)
     print(report_table(result))
     print(f"written to {out}")
     return 0

@@ -274,15 +274,32 @@ def macro_f1(y_true, y_pred, labels=None, sample_weight=None) -> float:
     A label of ``labels`` that no row has as its truth cannot be measured and is left out of the
     mean (rather than counted as an F1 of 0). ``sample_weight`` counts rows repeatedly (bootstrap).
     """
-    from sklearn.metrics import f1_score
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[None, :]
+    return float(_macro_f1_rows(y_true, y_pred, labels, weights)[0])
 
+
+def _macro_f1_rows(y_true, y_pred, labels, weights: np.ndarray | None) -> np.ndarray:
+    """Macro-F1 for each row of ``weights`` (resamples x rows), all at once, as ``macro_f1``
+    defines it: per-label counts are weighted sums, so a bootstrap is a few matrix products."""
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    present = set(y_true[weight > 0])
-    labels = sorted(present) if labels is None else [label for label in labels if label in present]
-    keep = np.isin(y_true, labels) & (weight > 0)
-    return float(f1_score(y_true[keep], y_pred[keep], labels=labels, average="macro", zero_division=0,
-                          sample_weight=weight[keep]))
+    labels = sorted(set(y_true)) if labels is None else list(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    true = np.array([index.get(v, -1) for v in y_true])
+    pred = np.array([index.get(v, -1) for v in y_pred])
+    weights = np.ones((1, len(true))) if weights is None else weights
+    kept = true >= 0  # rows whose truth is one of the labels; others count nowhere
+    is_true = np.zeros((len(true), len(labels)))
+    is_true[np.flatnonzero(kept), true[kept]] = 1.0
+    is_pred = np.zeros((len(true), len(labels)))
+    said = kept & (pred >= 0)
+    is_pred[np.flatnonzero(said), pred[said]] = 1.0
+    support, predicted = weights @ is_true, weights @ is_pred
+    hits = weights @ (is_true * is_pred)
+    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + support)
+    f1 = np.divide(2 * hits, predicted + support, out=np.zeros_like(hits), where=predicted + support > 0)
+    present = support > 0
+    return np.divide((f1 * present).sum(axis=1), present.sum(axis=1),
+                     out=np.zeros(len(weights)), where=present.any(axis=1))
 
 
 def macro_f1_interval(y_true, y_pred, labels, n_boot: int = 200, seed: int = 0) -> dict:
@@ -293,8 +310,7 @@ def macro_f1_interval(y_true, y_pred, labels, n_boot: int = 200, seed: int = 0) 
     """
     from utils.models.evaluate import bootstrap_weights
 
-    scores = [macro_f1(y_true, y_pred, labels, sample_weight=w)
-              for w in bootstrap_weights(len(y_true), n_boot, seed)]
+    scores = _macro_f1_rows(y_true, y_pred, labels, bootstrap_weights(len(y_true), n_boot, seed))
     low, high = np.percentile(scores, [2.5, 97.5])
     return {"value": macro_f1(y_true, y_pred, labels), "ci_low": float(low), "ci_high": float(high)}
 
