@@ -110,7 +110,10 @@ def run_report(profile: str = config.DEFAULT_PROFILE, keep: str | os.PathLike | 
     if keep is not None and Path(keep).is_dir() and any(Path(keep).iterdir()):
         raise ValueError(f"{keep} is not empty: the benchmark needs a cold work folder; name a new one")
     load_before = os.getloadavg()[0]
-    folder = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory(prefix="benchmark-report-")
+    if keep:
+        folder = contextlib.nullcontext(str(keep))
+    else:
+        folder = tempfile.TemporaryDirectory(prefix="benchmark-report-")
     with folder as cold:
         command = commands("report", profile=profile)[0]
         print(f"$ BEAUTY_WORKDIR={cold} python " + " ".join(command), flush=True)
@@ -126,7 +129,8 @@ def run_report(profile: str = config.DEFAULT_PROFILE, keep: str | os.PathLike | 
               "wall_s": round(wall, 1), "cpus": os.cpu_count(), "load_before": round(load_before, 2),
               "notebooks": {stem: round(r["seconds"], 1) for stem, r in runs.items()}}
     # the record goes with the run it timed when that run is kept, else to the work folder
-    out = (Path(keep) / "reports" / "metrics" if keep else config.reports_dir("metrics")) / "benchmark_report.json"
+    metrics = Path(keep) / "reports" / "metrics" if keep else config.reports_dir("metrics")
+    out = metrics / "benchmark_report.json"
     write_json_atomic(out, result)
     print(report_table(result))
     print(f"written to {out}")

@@ -1,0 +1,185 @@
+"""Privacy tools for the shop's data: keyed pseudonyms, k-anonymity and encryption at rest.
+
+- **Keys.** ``secret_key(name)`` reads $BEAUTY_<NAME>_KEY (64 hex digits), else the key file
+  ``<name>.key`` in ``key_dir()`` ($BEAUTY_KEY_DIR, else ~/.config/beauty-behaviour/keys), created
+  on first use with random bytes and owner-only permissions. Key files never live inside the
+  repository, where they could be committed.
+- **Pseudonyms.** ``pseudonymise(ids, key)`` replaces each id with a keyed HMAC-SHA256: the same id
+  gets the same pseudonym in every file and run with the same key, and without the key the id
+  cannot be recovered or checked (unlike a plain hash, which anyone can recompute for a guess).
+- **k-anonymity.** ``k_anonymity`` and ``l_diversity`` measure a table over its quasi-identifiers;
+  ``generalise`` coarsens them step by step, then suppresses what is still too rare, and reports
+  what that cost.
+- **Encryption at rest.** ``encrypt_file`` writes ``<file>.enc`` with AES-GCM; ``read_bytes``
+  returns a file's content whether it is encrypted or not, and a tampered, truncated or
+  wrongly-keyed file raises ``DecryptionError`` naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.core import config
+from utils.core.files import atomic_path
+
+KEY_BYTES = 32
+PSEUDONYM_DIGITS = 20  # 80 bits: among 100 million ids, a collision has a chance below 1e-8
+MAGIC = b"BEAUTY-AESGCM-1\n"  # marks an encrypted file (and is authenticated with it)
+NONCE_BYTES, TAG_BYTES = 12, 16
+
+
+class DecryptionError(ValueError):
+    """An encrypted file that cannot be read back: changed, cut short, or another key's."""
+
+
+def key_dir() -> Path:
+    return Path(os.environ.get("BEAUTY_KEY_DIR") or Path.home() / ".config" / "beauty-behaviour" / "keys")
+
+
+def secret_key(name: str) -> bytes:
+    """The 32-byte key ``name`` ("pseudonym", "encryption"): $BEAUTY_<NAME>_KEY as 64 hex digits,
+    else the key file ``key_dir()/<name>.key``, created on first use (owner-only)."""
+    variable = f"BEAUTY_{name.upper()}_KEY"
+    if value := os.environ.get(variable):
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            key = b""
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"${variable} must be {2 * KEY_BYTES} hex digits (a {KEY_BYTES}-byte key), e.g. "
+                             "what `python -c 'import secrets; print(secrets.token_hex(32))'` prints")
+        return key
+    folder = key_dir().expanduser().resolve()
+    if folder == config.PROJECT_ROOT or config.PROJECT_ROOT in folder.parents:
+        raise ValueError(f"the key folder {folder} is inside the repository, where a key could be "
+                         "committed; set $BEAUTY_KEY_DIR to a folder outside it")
+    path = folder / f"{name}.key"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:  # O_EXCL: two processes starting at once cannot both write a key
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(handle, "w") as out:
+                out.write(secrets.token_hex(KEY_BYTES) + "\n")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise PermissionError(f"the key file {path} can be read by other users (mode {mode:o}); "
+                              f"`chmod 600 {path}` makes it the owner's only")
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"the key file {path} does not hold {2 * KEY_BYTES} hex digits; restore it from "
+                         "its backup (data written with the old key cannot be read without it)")
+    return key
+
+
+def pseudonymise(ids, key: bytes, prefix: str = "") -> pd.Series:
+    """``prefix`` + the first PSEUDONYM_DIGITS hex digits of HMAC-SHA256(key, id) for each id.
+
+    The id is taken as its text, so 42 and "42" get the same pseudonym; missing ids stay missing.
+    Each distinct id is hashed once."""
+    ids = pd.Series(ids)
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    digests = [hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest() for value in uniques]
+    names = np.array([prefix + digest[:PSEUDONYM_DIGITS] for digest in digests] + [None], dtype=object)
+    return pd.Series(names[codes], index=ids.index, name=ids.name, dtype="string")
+
+
+def k_anonymity(frame: pd.DataFrame, quasi_identifiers: list[str]) -> int:
+    """The size of the smallest group of rows that share all their quasi-identifiers (a missing
+    value is a value): every row is indistinguishable from at least k - 1 others."""
+    if frame.empty:
+        return 0
+    return int(frame.groupby(quasi_identifiers, dropna=False, observed=True).size().min())
+
+
+def l_diversity(frame: pd.DataFrame, quasi_identifiers: list[str], sensitive: str) -> int:
+    """The fewest distinct values of ``sensitive`` within any group of shared quasi-identifiers."""
+    if frame.empty:
+        return 0
+    groups = frame.groupby(quasi_identifiers, dropna=False, observed=True)[sensitive]
+    return int(groups.nunique(dropna=False).min())
+
+
+def generalise(frame: pd.DataFrame, quasi_identifiers: list[str], k: int, steps: list[tuple[str, object]]):
+    """Make ``frame`` k-anonymous over ``quasi_identifiers``: apply the generalisation ``steps``
+    ((column, function of the column's values) pairs, coarsest last) one at a time until k holds,
+    then suppress (drop) the rows of the groups still smaller than k.
+
+    Returns (the generalised frame, a report: k before and after, the steps applied, the rows
+    suppressed, and for each quasi-identifier its distinct values before and after, a simple
+    measure of the information lost). Nothing else in the frame changes."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    missing = [c for c in quasi_identifiers + [column for column, _ in steps] if c not in frame.columns]
+    if missing:
+        raise KeyError(f"columns {missing} are not in the table (it has {list(frame.columns)})")
+    out, applied = frame.copy(), []
+    for column, function in steps:
+        if k_anonymity(out, quasi_identifiers) >= k:
+            break
+        out[column] = function(out[column])
+        applied.append(column)
+    groups = out.groupby(quasi_identifiers, dropna=False, observed=True)
+    kept = out[groups[quasi_identifiers[0]].transform("size").to_numpy() >= k]
+    dropped = len(frame) - len(kept)
+    report = {"k_before": k_anonymity(frame, quasi_identifiers),
+              "k_after": k_anonymity(kept, quasi_identifiers), "steps_applied": applied,
+              "rows": len(frame), "suppressed_rows": dropped,
+              "suppressed_share": dropped / len(frame) if len(frame) else 0.0,
+              "distinct_values": {c: {"before": int(frame[c].nunique(dropna=False)),
+                                      "after": int(kept[c].nunique(dropna=False))}
+                                  for c in quasi_identifiers}}
+    return kept, report
+
+
+def encrypt_file(path: str | os.PathLike, key: bytes, remove_plain: bool = False) -> Path:
+    """Write ``<path>.enc``: MAGIC, a random nonce, then the AES-GCM ciphertext and tag of the
+    file's bytes. ``remove_plain`` deletes the plain file once the encrypted one is complete."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    path = Path(path)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, path.read_bytes(), MAGIC)
+    out = path.with_name(path.name + ".enc")
+    with atomic_path(out) as tmp:
+        Path(tmp).write_bytes(MAGIC + nonce + sealed)
+    if remove_plain:
+        path.unlink()
+    return out
+
+
+def read_bytes(path: str | os.PathLike, key: bytes | None = None) -> bytes:
+    """The content of ``path``, decrypted when it is an encrypted file (``key`` defaults to
+    ``secret_key("encryption")``); a plain file is returned as it is."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.startswith(MAGIC):
+        if path.suffix == ".enc":
+            raise DecryptionError(f"{path} does not start like an encrypted file of this project: it was "
+                                  "changed, or written by another tool")
+        return data
+    body = data[len(MAGIC):]
+    if len(body) < NONCE_BYTES + TAG_BYTES:
+        raise DecryptionError(f"{path} is cut short ({len(data)} bytes): copy it again from its source")
+    try:
+        return AESGCM(key or secret_key("encryption")).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], MAGIC)
+    except InvalidTag:
+        raise DecryptionError(f"{path} cannot be decrypted: it was changed or cut after it was encrypted, "
+                              "or $BEAUTY_ENCRYPTION_KEY / the key file is not the key it was encrypted "
+                              "with") from None
