@@ -114,6 +114,23 @@ def test_the_speed_table_and_the_recsys_benchmark_are_included(reports):
     assert "## benchmark_recsys" not in page  # a benchmark's file is not a notebook
 
 
+def test_the_studys_answer_is_written_from_the_paired_test(reports):
+    path = reports / "metrics" / "06_evaluation.json"
+    payload = json.loads(path.read_text())
+    paired = {"value": -0.0019, "ci_low": -0.0046, "ci_high": 0.0013, "detectable": 0.0042, "p_holm": 0.63,
+              "n_seeds": 5, "n_bootstrap": 5000, "resampling": "shoppers and seeds"}
+    payload["metrics"]["paired_auc_difference"] = {"lstm_vs_rnn": paired}
+    path.write_text(json.dumps(payload))
+    page = results.results_markdown(reports)
+    assert ("LSTM - SimpleRNN: -0.0019, 95% interval -0.0046 to +0.0013 over shoppers and seeds (5 seeds, "
+            "5,000 replicates), Holm-adjusted p = 0.630: no detectable difference") in page
+    assert "at most about 0.0046, and this test set detects 0.0042 or more" in page
+    payload["metrics"]["paired_auc_difference"]["lstm_vs_rnn"] = {**paired, "value": 0.01, "ci_low": 0.004,
+                                                                  "p_holm": 0.001}
+    path.write_text(json.dumps(payload))
+    assert "Holm-adjusted p = 0.001: the LSTM beats the plain RNN." in results.results_markdown(reports)
+
+
 def test_the_report_benchmark_is_included_when_the_run_has_one(reports):
     assert "## Benchmark: the whole report" not in results.results_markdown(reports)
     (reports / "metrics" / "benchmark_report.json").write_text(json.dumps({

@@ -115,6 +115,7 @@ def notebook_section(stem: str, payload: dict, run: dict | None) -> list[str]:
     fallbacks = payload.get("fallbacks") or []
     lines += [f"- Fallback: {_text(message)}" for message in fallbacks]
     lines += [""] if fallbacks else []
+    lines += study_answer(payload)
     tables = headline_tables(metrics, payload.get("headlines") or [])
     for table in tables:
         if table["caption"]:
@@ -130,6 +131,25 @@ def notebook_section(stem: str, payload: dict, run: dict | None) -> list[str]:
         lines += [markdown_table(["value", "recorded"], singles) if singles
                   else "It recorded no single values.", ""]
     return lines
+
+
+def study_answer(payload: dict) -> list[str]:
+    """The study's question answered in words, from 06's paired LSTM - RNN test (Holm-adjusted,
+    as 06 itself phrases it), when the notebook recorded one."""
+    d = (payload["metrics"].get("paired_auc_difference") or {}).get("lstm_vs_rnn")
+    if not d:
+        return []
+    alpha = (payload.get("parameters") or {}).get("alpha", 0.05)
+    if d["p_holm"] < alpha:
+        verdict = "the LSTM beats the plain RNN" if d["value"] > 0 else "the plain RNN beats the LSTM"
+    else:
+        bound = max(abs(d["ci_low"]), abs(d["ci_high"]))
+        verdict = (f"no detectable difference between the LSTM and the plain RNN: any true difference is "
+                   f"at most about {bound:.4f}, and this test set detects {d['detectable']:.4f} or more")
+    return [f"**Does the LSTM beat the plain RNN?** Test ROC-AUC, LSTM - SimpleRNN: {d['value']:+.4f}, "
+            f"95% interval {d['ci_low']:+.4f} to {d['ci_high']:+.4f} over {d['resampling']} "
+            f"({d['n_seeds']} seeds, {d['n_bootstrap']:,} replicates), Holm-adjusted p = {d['p_holm']:.3f}: "
+            f"{verdict}.", ""]
 
 
 def recsys_section(reports: Path) -> list[str]:
