@@ -30,6 +30,16 @@ def test_record_writes_value_with_its_context(run):
     assert payload["wall_time_s"] >= 0
 
 
+def test_the_commit_is_the_one_the_run_started_on(monkeypatch, tmp_path):
+    """A commit made while a long notebook runs does not relabel the code that ran."""
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    monkeypatch.setattr(recorder, "git_commit", lambda: "started-here")
+    recorder.start_run("00_rnn_lstm_primer", {"profile": "workshop", "seed": 0})
+    monkeypatch.setattr(recorder, "git_commit", lambda: "committed-later-dirty")
+    recorder.record("auc", 0.75)
+    assert recorder.read_metrics("00_rnn_lstm_primer")["git_commit"] == "started-here"
+
+
 def test_writes_leave_no_temporary_files(run):
     for i in range(5):
         recorder.record(f"m{i}", i)

@@ -59,6 +59,7 @@ class Run:
     data_source: str
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    commit: str = field(default_factory=lambda: git_commit())  # taken at the start, not at a save
     values: dict = field(default_factory=dict)
     fallbacks: list = field(default_factory=list)  # data the notebook could not get, and what it used
     headlines: list = field(default_factory=list)  # names of the values the report opens with
@@ -79,7 +80,7 @@ class Run:
             "headlines": self.headlines,
             "key_figure": self.key_figure,
             "parameters": self.params,
-            "git_commit": git_commit(),
+            "git_commit": self.commit,
             "packages": package_versions(),
             "started_at": self.started_at,
             "wall_time_s": round(time.perf_counter() - self.started, 3),
