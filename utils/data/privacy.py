@@ -49,14 +49,8 @@ def secret_key(name: str) -> bytes:
     else the key file ``key_dir()/<name>.key``, created on first use (owner-only)."""
     variable = f"BEAUTY_{name.upper()}_KEY"
     if value := os.environ.get(variable):
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            key = b""
-        if len(key) != KEY_BYTES:
-            raise ValueError(f"${variable} must be {2 * KEY_BYTES} hex digits (a {KEY_BYTES}-byte key), e.g. "
-                             "what `python -c 'import secrets; print(secrets.token_hex(32))'` prints")
-        return key
+        return _hex_key(value, f"${variable} must be {2 * KEY_BYTES} hex digits (a {KEY_BYTES}-byte key), "
+                        "e.g. what `python -c 'import secrets; print(secrets.token_hex(32))'` prints")
     folder = key_dir().expanduser().resolve()
     if folder == config.PROJECT_ROOT or config.PROJECT_ROOT in folder.parents:
         raise ValueError(f"the key folder {folder} is inside the repository, where a key could be "
@@ -75,13 +69,18 @@ def secret_key(name: str) -> bytes:
     if mode & 0o077:
         raise PermissionError(f"the key file {path} can be read by other users (mode {mode:o}); "
                               f"`chmod 600 {path}` makes it the owner's only")
+    return _hex_key(path.read_text(), f"the key file {path} does not hold {2 * KEY_BYTES} hex digits; "
+                    "restore it from its backup (data written with the old key cannot be read without it)")
+
+
+def _hex_key(text: str, error: str) -> bytes:
+    """A KEY_BYTES-byte key written as hex digits, or ValueError(error)."""
     try:
-        key = bytes.fromhex(path.read_text().strip())
+        key = bytes.fromhex(text.strip())
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        raise ValueError(f"the key file {path} does not hold {2 * KEY_BYTES} hex digits; restore it from "
-                         "its backup (data written with the old key cannot be read without it)")
+        raise ValueError(error)
     return key
 
 
