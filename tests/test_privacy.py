@@ -1,4 +1,4 @@
-"""utils.data.privacy: keys, keyed pseudonyms, k-anonymity and encryption at rest."""
+"""utils.core.crypto and utils.data.privacy: keys, keyed pseudonyms, k-anonymity and encryption at rest."""
 
 import os
 import stat
@@ -6,7 +6,7 @@ import stat
 import pandas as pd
 import pytest
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.data import privacy
 
 KEY = bytes(range(32))
@@ -21,45 +21,61 @@ def keys(tmp_path, monkeypatch):
 
 
 def test_a_key_file_is_made_once_for_its_owner_only(keys):
-    key = privacy.secret_key("pseudonym")
+    key = crypto.secret_key("pseudonym")
     path = keys / "pseudonym.key"
     assert len(key) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
-    assert privacy.secret_key("pseudonym") == key  # read back, not made again
-    assert privacy.secret_key("encryption") != key  # one key per use
+    assert crypto.secret_key("pseudonym") == key  # read back, not made again
+    assert crypto.secret_key("encryption") != key  # one key per use
 
 
 def test_a_key_file_others_can_read_is_refused(keys):
-    privacy.secret_key("pseudonym")
+    crypto.secret_key("pseudonym")
     os.chmod(keys / "pseudonym.key", 0o644)
     with pytest.raises(PermissionError, match=r"can be read by other users \(mode 644\).*chmod 600"):
-        privacy.secret_key("pseudonym")
+        crypto.secret_key("pseudonym")
 
 
 def test_the_environment_key_wins_and_is_checked(keys, monkeypatch):
     monkeypatch.setenv("BEAUTY_PSEUDONYM_KEY", KEY.hex())
-    assert privacy.secret_key("pseudonym") == KEY and not keys.exists()
+    assert crypto.secret_key("pseudonym") == KEY and not keys.exists()
     monkeypatch.setenv("BEAUTY_PSEUDONYM_KEY", "not hex")
     with pytest.raises(ValueError, match=r"\$BEAUTY_PSEUDONYM_KEY must be 64 hex digits"):
-        privacy.secret_key("pseudonym")
+        crypto.secret_key("pseudonym")
 
 
 def test_no_key_folder_inside_the_repository(monkeypatch):
     monkeypatch.delenv("BEAUTY_PSEUDONYM_KEY", raising=False)
     monkeypatch.setenv("BEAUTY_KEY_DIR", str(config.PROJECT_ROOT / "keys"))
     with pytest.raises(ValueError, match="inside the repository"):
-        privacy.secret_key("pseudonym")
+        crypto.secret_key("pseudonym")
 
 
 def test_pseudonyms_are_stable_keyed_and_keep_missing_ids():
-    ids = pd.Series([42, 7, 42, None], name="user_id")
-    once, again = privacy.pseudonymise(ids, KEY, "u_"), privacy.pseudonymise(ids.astype("string"), KEY, "u_")
+    ids = pd.Series(["42", "7", "42", None], name="user_id", dtype="string")
+    once = privacy.pseudonymise(ids, KEY, "u_")
+    again = privacy.pseudonymise(ids.astype("category"), KEY, "u_")
     assert once.iloc[0] == once.iloc[2] != once.iloc[1] and pd.isna(once.iloc[3])
-    assert once.iloc[:3].tolist() == again.iloc[:3].tolist()  # 42 and "42" are the same id
+    assert once.iloc[:3].tolist() == again.iloc[:3].tolist() and isinstance(again.dtype, pd.CategoricalDtype)
     assert once.str.len().iloc[0] == 2 + privacy.PSEUDONYM_DIGITS and once.name == "user_id"
     other = privacy.pseudonymise(ids, bytes(32), "u_")
     assert not set(once.dropna()) & set(other.dropna())  # another key, other pseudonyms
     assert "42" not in "".join(once.dropna())
+
+
+def test_integer_ids_get_integer_pseudonyms_that_join_across_tables():
+    events = pd.DataFrame({"user_id": [400000003, 400000018, 400000003], "user_session": ["a", "b", "a"],
+                           "price": [1.0, 2.0, 3.0]})
+    users = pd.DataFrame({"user_id": [400000018, 400000003], "age": [30, 40]})
+    out = privacy.pseudonymise_tables({"events": events, "users": users}, KEY)
+    assert out["events"]["user_id"].dtype == "int64" and (out["events"]["user_id"] >= 0).all()
+    assert not set(out["events"]["user_id"]) & set(events["user_id"])
+    joined = out["events"].merge(out["users"], on="user_id")  # the same id, the same pseudonym
+    assert joined["age"].tolist() == [40, 30, 40] and joined["price"].tolist() == [1.0, 2.0, 3.0]
+    assert out["events"]["user_session"].iloc[0] == out["events"]["user_session"].iloc[2] != "a"
+    assert events["user_id"].iloc[0] == 400000003  # the input is left as it was
+    with_missing = privacy.pseudonymise(pd.Series([5, None], dtype="Int64"), KEY)
+    assert with_missing.dtype == "Int64" and pd.isna(with_missing.iloc[1])
 
 
 def test_k_anonymity_and_l_diversity_count_the_smallest_group():
@@ -96,13 +112,13 @@ def test_an_encrypted_file_reads_back_and_hides_its_content(tmp_path):
     plain = tmp_path / "events.parquet"
     pd.DataFrame({"user_id": [1, 2], "price": [9.5, 3.0]}).to_parquet(plain)
     content = plain.read_bytes()
-    sealed = privacy.encrypt_file(plain, KEY, remove_plain=True)
+    sealed = crypto.encrypt_file(plain, KEY, remove_plain=True)
     assert sealed.name == "events.parquet.enc" and not plain.exists()
     assert content not in sealed.read_bytes() and b"user_id" not in sealed.read_bytes()
-    assert privacy.read_bytes(sealed, KEY) == content
+    assert crypto.read_bytes(sealed, KEY) == content
     other = tmp_path / "plain.csv"
     other.write_text("a,b\n1,2\n")
-    assert privacy.read_bytes(other, KEY) == b"a,b\n1,2\n"  # a plain file passes through
+    assert crypto.read_bytes(other, KEY) == b"a,b\n1,2\n"  # a plain file passes through
 
 
 DAMAGE = ["flip a byte", "cut the end", "cut to the header", "wrong key", "no header"]
@@ -112,20 +128,20 @@ DAMAGE = ["flip a byte", "cut the end", "cut to the header", "wrong key", "no he
 def test_a_damaged_or_wrongly_keyed_file_is_a_clear_error(tmp_path, damage):
     plain = tmp_path / "users.parquet"
     plain.write_bytes(b"shopper table " * 100)
-    sealed = privacy.encrypt_file(plain, KEY)
+    sealed = crypto.encrypt_file(plain, KEY)
     data, key = bytearray(sealed.read_bytes()), KEY
     if damage == "flip a byte":
         data[len(data) // 2] ^= 1
     elif damage == "cut the end":
         data = data[:-5]
     elif damage == "cut to the header":
-        data = data[:len(privacy.MAGIC) + 4]
+        data = data[:len(crypto.MAGIC) + 4]
     elif damage == "wrong key":
         key = bytes(32)
     else:
-        data = data[len(privacy.MAGIC):]
+        data = data[len(crypto.MAGIC):]
     sealed.write_bytes(bytes(data))
     expected = {"cut to the header": "is cut short", "no header": "does not start like an encrypted file"}
     message = expected.get(damage, "cannot be decrypted")
-    with pytest.raises(privacy.DecryptionError, match=rf"users\.parquet\.enc.*{message}"):
-        privacy.read_bytes(sealed, key)
+    with pytest.raises(crypto.DecryptionError, match=rf"users\.parquet\.enc.*{message}"):
+        crypto.read_bytes(sealed, key)

@@ -1,99 +1,63 @@
-"""Privacy tools for the shop's data: keyed pseudonyms, k-anonymity and encryption at rest.
+"""Privacy tools for the shop's data: keyed pseudonyms and k-anonymity.
 
-- **Keys.** ``secret_key(name)`` reads $BEAUTY_<NAME>_KEY (64 hex digits), else the key file
-  ``<name>.key`` in ``key_dir()`` ($BEAUTY_KEY_DIR, else ~/.config/beauty-behaviour/keys), created
-  on first use with random bytes and owner-only permissions. Key files never live inside the
-  repository, where they could be committed.
 - **Pseudonyms.** ``pseudonymise(ids, key)`` replaces each id with a keyed HMAC-SHA256: the same id
   gets the same pseudonym in every file and run with the same key, and without the key the id
   cannot be recovered or checked (unlike a plain hash, which anyone can recompute for a guess).
+  The key is ``utils.core.crypto.secret_key("pseudonym")``.
 - **k-anonymity.** ``k_anonymity`` and ``l_diversity`` measure a table over its quasi-identifiers;
   ``generalise`` coarsens them step by step, then suppresses what is still too rare, and reports
   what that cost.
-- **Encryption at rest.** ``encrypt_file`` writes ``<file>.enc`` with AES-GCM; ``read_bytes``
-  returns a file's content whether it is encrypted or not, and a tampered, truncated or
-  wrongly-keyed file raises ``DecryptionError`` naming it.
+
+Encryption at rest lives in ``utils.core.crypto``, beside the keys, so that every loader can use it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-import stat
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.core import config
-from utils.core.files import atomic_path
-
-KEY_BYTES = 32
 PSEUDONYM_DIGITS = 20  # 80 bits: among 100 million ids, a collision has a chance below 1e-8
-MAGIC = b"BEAUTY-AESGCM-1\n"  # marks an encrypted file (and is authenticated with it)
-NONCE_BYTES, TAG_BYTES = 12, 16
 
 
-class DecryptionError(ValueError):
-    """An encrypted file that cannot be read back: changed, cut short, or another key's."""
-
-
-def key_dir() -> Path:
-    return Path(os.environ.get("BEAUTY_KEY_DIR") or Path.home() / ".config" / "beauty-behaviour" / "keys")
-
-
-def secret_key(name: str) -> bytes:
-    """The 32-byte key ``name`` ("pseudonym", "encryption"): $BEAUTY_<NAME>_KEY as 64 hex digits,
-    else the key file ``key_dir()/<name>.key``, created on first use (owner-only)."""
-    variable = f"BEAUTY_{name.upper()}_KEY"
-    if value := os.environ.get(variable):
-        return _hex_key(value, f"${variable} must be {2 * KEY_BYTES} hex digits (a {KEY_BYTES}-byte key), "
-                        "e.g. what `python -c 'import secrets; print(secrets.token_hex(32))'` prints")
-    folder = key_dir().expanduser().resolve()
-    if folder == config.PROJECT_ROOT or config.PROJECT_ROOT in folder.parents:
-        raise ValueError(f"the key folder {folder} is inside the repository, where a key could be "
-                         "committed; set $BEAUTY_KEY_DIR to a folder outside it")
-    path = folder / f"{name}.key"
-    if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:  # O_EXCL: two processes starting at once cannot both write a key
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(handle, "w") as out:
-                out.write(secrets.token_hex(KEY_BYTES) + "\n")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise PermissionError(f"the key file {path} can be read by other users (mode {mode:o}); "
-                              f"`chmod 600 {path}` makes it the owner's only")
-    return _hex_key(path.read_text(), f"the key file {path} does not hold {2 * KEY_BYTES} hex digits; "
-                    "restore it from its backup (data written with the old key cannot be read without it)")
-
-
-def _hex_key(text: str, error: str) -> bytes:
-    """A KEY_BYTES-byte key written as hex digits, or ValueError(error)."""
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError:
-        key = b""
-    if len(key) != KEY_BYTES:
-        raise ValueError(error)
-    return key
+ID_COLUMNS = ("user_id", "user_session")  # the columns that name a shopper or a visit
 
 
 def pseudonymise(ids, key: bytes, prefix: str = "") -> pd.Series:
-    """``prefix`` + the first PSEUDONYM_DIGITS hex digits of HMAC-SHA256(key, id) for each id.
+    """Each id replaced by its keyed HMAC-SHA256 (of the id's text), in the column's own type, so
+    that every schema check downstream still holds:
 
-    The id is taken as its text, so 42 and "42" get the same pseudonym; missing ids stay missing.
-    Each distinct id is hashed once."""
+    - integer ids get the first 63 bits of the HMAC as an int64 (among a million ids, a collision
+      has a chance below 1e-7);
+    - other ids get ``prefix`` + the first PSEUDONYM_DIGITS hex digits (a categorical column
+      stays categorical).
+
+    Missing ids stay missing. Each distinct id is hashed once."""
     ids = pd.Series(ids)
+    integer = pd.api.types.is_integer_dtype(ids.dtype)
+
+    def pseudonym(value):
+        digest = hmac.new(key, str(value).encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") >> 1 if integer else prefix + digest.hex()[:PSEUDONYM_DIGITS]
+
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.rename_categories([pseudonym(v) for v in ids.cat.categories])
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    digests = [hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest() for value in uniques]
-    names = np.array([prefix + digest[:PSEUDONYM_DIGITS] for digest in digests] + [None], dtype=object)
-    return pd.Series(names[codes], index=ids.index, name=ids.name, dtype="string")
+    if integer and ids.notna().all():
+        return pd.Series(np.array([pseudonym(v) for v in uniques], np.int64)[codes], index=ids.index,
+                         name=ids.name)
+    names = np.array([pseudonym(v) for v in uniques] + [None], dtype=object)
+    return pd.Series(names[codes], index=ids.index, name=ids.name,
+                     dtype="Int64" if integer else "string")
+
+
+def pseudonymise_tables(tables: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.DataFrame]:
+    """Copies of ``tables`` with every ID_COLUMNS column pseudonymised with ``key``: the same id
+    gets the same pseudonym in every table, so the tables still join."""
+    return {name: frame.assign(**{c: pseudonymise(frame[c], key) for c in ID_COLUMNS if c in frame})
+            for name, frame in tables.items()}
 
 
 def k_anonymity(frame: pd.DataFrame, quasi_identifiers: list[str]) -> int:
@@ -144,41 +108,3 @@ def generalise(frame: pd.DataFrame, quasi_identifiers: list[str], k: int, steps:
     return kept, report
 
 
-def encrypt_file(path: str | os.PathLike, key: bytes, remove_plain: bool = False) -> Path:
-    """Write ``<path>.enc``: MAGIC, a random nonce, then the AES-GCM ciphertext and tag of the
-    file's bytes. ``remove_plain`` deletes the plain file once the encrypted one is complete."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    path = Path(path)
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, path.read_bytes(), MAGIC)
-    out = path.with_name(path.name + ".enc")
-    with atomic_path(out) as tmp:
-        Path(tmp).write_bytes(MAGIC + nonce + sealed)
-    if remove_plain:
-        path.unlink()
-    return out
-
-
-def read_bytes(path: str | os.PathLike, key: bytes | None = None) -> bytes:
-    """The content of ``path``, decrypted when it is an encrypted file (``key`` defaults to
-    ``secret_key("encryption")``); a plain file is returned as it is."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    path = Path(path)
-    data = path.read_bytes()
-    if not data.startswith(MAGIC):
-        if path.suffix == ".enc":
-            raise DecryptionError(f"{path} does not start like an encrypted file of this project: it was "
-                                  "changed, or written by another tool")
-        return data
-    body = data[len(MAGIC):]
-    if len(body) < NONCE_BYTES + TAG_BYTES:
-        raise DecryptionError(f"{path} is cut short ({len(data)} bytes): copy it again from its source")
-    try:
-        return AESGCM(key or secret_key("encryption")).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], MAGIC)
-    except InvalidTag:
-        raise DecryptionError(f"{path} cannot be decrypted: it was changed or cut after it was encrypted, "
-                              "or $BEAUTY_ENCRYPTION_KEY / the key file is not the key it was encrypted "
-                              "with") from None
