@@ -372,7 +372,9 @@ def test_default_folders_and_missing_input():
     raw.mkdir()
     (raw / "2019-Oct.csv").write_text(HEADER + "\n" + R1 + "\n")
     report = rees46.convert_rees46()
-    assert report.out_dir == config.data_dir("interim") / "rees46_events"
-    assert report.quarantine_path.name == "rees46_events_quarantine.parquet"
+    assert report.out_dir == config.data_dir("raw") / "rees46_events"  # raw ids stay in data/raw/
+    assert report.quarantine_path == config.data_dir("raw") / "rees46_events_quarantine.parquet"
     assert len(rees46.load_rees46_events()) == 1
     shutil.rmtree(raw)
+    shutil.rmtree(report.out_dir)
+    report.quarantine_path.unlink()

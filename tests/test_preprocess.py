@@ -82,6 +82,15 @@ def test_sessionise_leaves_rows_without_a_time_or_user_missing():
     assert filled == 0 and sessions.isna().all()
 
 
+def test_sessionise_keeps_every_digit_of_a_pseudonymised_user_id():
+    pseudonym = 1139455130330554123  # 63 bits: float64 would round it to ...112
+    events = _events([(0, pseudonym, None, "view", 1, 1.0), (1, 7, None, "view", 1, 1.0)])
+    events["user_id"] = events["user_id"].astype("object")  # as after the cleaning step's injection
+    events.loc[1, "user_id"] = pd.NA
+    sessions, filled = clean.sessionise(events)
+    assert filled == 1 and sessions.iloc[0] == f"{pseudonym}-0" and pd.isna(sessions.iloc[1])
+
+
 # ---------------------------------------------------------------------------- cleaning rules
 
 def test_price_errors_catch_a_misplaced_decimal_but_not_a_discount():
@@ -299,10 +308,11 @@ def test_rees46_sample_goes_through_the_conversion_and_replaces_simulated_tables
     tables, truth, params = collect.collect("rees46_sample")
     collect.write_interim(tables, truth, "rees46_sample", params)
     interim = workdir / "data" / "interim"
-    assert sorted(p.name for p in interim.glob("*.parquet")) == [
-        "events.parquet", "products.parquet", "rees46_events_quarantine.parquet"]
+    assert sorted(p.name for p in interim.glob("*.parquet")) == ["events.parquet", "products.parquet"]
     assert not list((interim / "truth").glob("*.parquet"))
-    assert (interim / "rees46_events").is_dir()
+    raw = workdir / "data" / "raw"  # the conversion's own output holds the raw ids: it stays in raw/
+    assert (raw / "rees46_events").is_dir() and (raw / "rees46_events_quarantine.parquet").is_file()
+    assert not (interim / "rees46_events").exists()
     assert params["rows_read"] == 100 and params["files"] == ["2019-Dec-sample.csv"]
     info = collect.read_source_info()
     assert info["tables"] == ["events", "products"] and info["source"] == "rees46_sample"

@@ -74,6 +74,7 @@ def test_integer_ids_get_integer_pseudonyms_that_join_across_tables():
     assert joined["age"].tolist() == [40, 30, 40] and joined["price"].tolist() == [1.0, 2.0, 3.0]
     assert out["events"]["user_session"].iloc[0] == out["events"]["user_session"].iloc[2] != "a"
     assert events["user_id"].iloc[0] == 400000003  # the input is left as it was
+    assert out["events"]["user_session"].dtype == events["user_session"].dtype  # text stays its type
     with_missing = privacy.pseudonymise(pd.Series([5, None], dtype="Int64"), KEY)
     assert with_missing.dtype == "Int64" and pd.isna(with_missing.iloc[1])
 

@@ -276,10 +276,11 @@ def test_training_builds_its_model_with_the_builder_it_is_given():
 
 
 def test_shop_purchases_without_a_column_name_the_file_and_the_fix(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "data_dir", lambda stage: tmp_path)
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path))
+    interim = config.data_dir("interim")
     pd.DataFrame({"event_time": [1], "event_type": ["purchase"], "product_id": [1]}).to_parquet(
-        tmp_path / "clean_events.parquet")
-    pd.DataFrame({"product_id": [1]}).to_parquet(tmp_path / "products.parquet")
+        interim / "clean_events.parquet")
+    pd.DataFrame({"product_id": [1]}).to_parquet(interim / "products.parquet")
     with pytest.raises(ValidationError, match=r"clean_events.parquet has no column\(s\) "
                                               r"\['user_id'\].*Rerun the collection and cleaning"):
         recommend.load_shop_purchases()

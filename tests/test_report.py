@@ -4,6 +4,7 @@ with the page it builds, checked in a real browser (slow)."""
 import importlib.util
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -12,6 +13,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import nbformat
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from markupsafe import escape
 
@@ -243,6 +249,136 @@ def test_primer_numpy_matches_keras(smoke_report, monkeypatch):
     far = recorded["relative_gradient_steps_back"]
     # the open forget gate keeps the gradient; the default-initialised RNN loses it
     assert far["LSTM, forget bias 3"] > 100 * far["RNN, W_hh scale 1.0"]
+
+
+# ------------------------------------------------------------------ no raw id leaves the pipeline
+
+# A whole UUID (a session id), or a whole number (a user id) that is not the decimals of another.
+ID_TOKENS = re.compile(r"(?<![0-9a-z])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![0-9a-z])"
+                       r"|(?<![0-9a-z.])\d+(?![0-9a-z])", re.IGNORECASE)
+TEXT_FILES = {".html", ".json", ".ipynb", ".md", ".csv", ".txt", ".svg", ".log", ".journal"}
+NOT_SCANNABLE = {".png", ".keras", ".joblib"}  # images, and models saved compressed or pickled
+
+
+def ids_in_text(text: str, raw_ids: set[str]) -> set[str]:
+    return {token.lower() for token in ID_TOKENS.findall(text)} & raw_ids
+
+
+def ids_in_values(values, raw_ids: set[str]) -> set[str]:
+    """The raw ids among ``values``, each read as text and, when it is a number, as a number."""
+    found = set()
+    for value in values:
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and value == value:
+            if float(value).is_integer() and str(int(value)) in raw_ids:
+                found.add(str(int(value)))
+        found |= ids_in_text(str(value), raw_ids)
+    return found
+
+
+def raw_ids_in_files(folders, raw_ids: set[str]) -> dict[str, set[str]]:
+    """{file: the raw ids it holds} for every file under ``folders`` that holds one. ``raw_ids``
+    are texts: user ids as digits, session ids as lower-case UUIDs.
+
+    Parquet files are read column by column (every distinct value, as text and as number, and the
+    schema with its metadata), .npz files array by array, text files as text. Files that cannot
+    be scanned (NOT_SCANNABLE) are skipped; any other kind is an error, so that a new kind of
+    output gets a scanner instead of a silent pass."""
+    found = {}
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            suffix = path.suffix.lower()
+            if not path.is_file() or suffix in NOT_SCANNABLE:
+                continue
+            if suffix == ".parquet":
+                table = pq.read_table(path)
+                ids = ids_in_text(table.schema.to_string(show_schema_metadata=True, truncate_metadata=False),
+                                  raw_ids)
+                for column in table.columns:
+                    try:
+                        values = pc.unique(column).to_pylist()
+                    except pa.ArrowNotImplementedError:  # nested values: take them all
+                        values = column.to_pylist()
+                    ids |= ids_in_values(values, raw_ids)
+            elif suffix == ".npz":
+                with np.load(path, allow_pickle=False) as arrays:
+                    ids = ids_in_text(" ".join(arrays.files), raw_ids)
+                    for name in arrays.files:
+                        ids |= ids_in_values(np.unique(arrays[name]).tolist(), raw_ids)
+            elif suffix in TEXT_FILES:
+                ids = ids_in_text(path.read_text(encoding="utf-8", errors="replace"), raw_ids)
+            else:
+                raise ValueError(f"{path}: no scanner for {suffix or 'suffix-less'} files; add one to "
+                                 "raw_ids_in_files (tests/test_report.py), or to NOT_SCANNABLE if it "
+                                 "cannot hold readable ids")
+            if ids:
+                found[str(path)] = ids
+    return found
+
+
+def test_the_raw_id_scanner_finds_planted_ids_and_only_them(tmp_path):
+    user, session = "400000003", "43d5fc52-469b-4877-819a-210e43ab0ba6"
+    raw_ids = {user, session, "400000018"}
+    interim, processed, reports = (tmp_path / "data" / "interim", tmp_path / "data" / "processed",
+                                   tmp_path / "reports")
+    for folder in (interim, processed, reports / "figures"):
+        folder.mkdir(parents=True)
+    pseudonyms = pd.DataFrame({"user_id": [6166294786288852401], "user_session": ["217727431cb2a83208c9"],
+                               "price": [0.400000003]})  # the decimals of a price are not an id
+    pseudonyms.to_parquet(interim / "events.parquet")
+    pd.DataFrame({"user_id": [7, 400000003]}).to_parquet(interim / "users.parquet")
+    pd.DataFrame({"score": [4.00000018e8]}).to_parquet(processed / "floats.parquet")
+    pd.DataFrame({"user_session": pd.Categorical([session.upper(), "x"])}).to_parquet(interim / "c.parquet")
+    pd.DataFrame({"user_session": [f"{user}-2"]}).to_parquet(interim / "rebuilt.parquet")
+    np.savez(processed / "sequences.npz", user=np.array([1, 400000018]), other=np.array([1400000003]))
+    (reports / "index.html").write_text(f"<td>{session}</td> 1400000003 {user}0 x{user} 0.{user}")
+    (reports / "runs.json").write_text(json.dumps({"ids": [1400000003, "217727431cb2a83208c9"]}))
+    (reports / "figures" / "plot.png").write_bytes(user.encode())  # an image: not scanned
+    found = raw_ids_in_files([reports, interim, processed], raw_ids)
+    assert found == {str(interim / "users.parquet"): {user}, str(processed / "floats.parquet"): {"400000018"},
+                     str(interim / "c.parquet"): {session}, str(interim / "rebuilt.parquet"): {user},
+                     str(processed / "sequences.npz"): {"400000018"}, str(reports / "index.html"): {session}}
+    (reports / "notes.txt").write_text(f"shopper {user}, session {session}.")
+    assert raw_ids_in_files([reports], raw_ids) == {str(reports / "index.html"): {session},
+                                                     str(reports / "notes.txt"): {user, session}}
+    (reports / "model.pkl").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"model\.pkl: no scanner for \.pkl files"):
+        raw_ids_in_files([reports], raw_ids)
+
+
+@pytest.mark.slow
+def test_no_raw_user_or_session_id_reaches_the_reports_or_the_interim_and_processed_data(smoke_report):
+    """The smoke run pseudonymises ids (01's default): no raw user or session id of the simulated
+    shop is in reports/, data/interim/ or data/processed/. The raw ids come from the simulator run
+    again with 01's smoke knobs (it is deterministic for a seed); their pseudonyms under the test
+    session's key must be the ids of the run's events, so the ids searched for are the run's own.
+
+    Scanned: every Parquet column's values (as text and as numbers), .npz arrays and every text
+    file. Images (.png) and saved models (.keras, .joblib) cannot be scanned for ids; no id is a
+    model input."""
+    from utils.core import crypto
+    from utils.data import collect, privacy
+
+    knobs = notebooks.notebook_knobs(config.NOTEBOOKS_DIR / "01_data_collection.ipynb", "smoke")
+    assert knobs["pseudonymise_ids"] and knobs["source"] == "simulated", knobs
+    tables, truth, _ = collect.collect(knobs["source"], n_users=knobs["n_users"], n_days=knobs["n_days"],
+                                       start=knobs["start"], n_products=knobs["n_products"],
+                                       seed=knobs["seed"], catalogue=knobs["catalogue"])
+    frames = {**tables, **truth}.values()
+    raw_users = {str(i) for frame in frames if "user_id" in frame for i in frame["user_id"]}
+    raw_sessions = {str(s).lower() for frame in frames if "user_session" in frame
+                    for s in frame["user_session"]}
+    assert len(raw_users) >= 1000 and len(raw_sessions) >= 1000 and all(len(u) == 9 for u in raw_users)
+
+    written = pd.read_parquet(smoke_report / "data" / "interim" / "events.parquet")
+    expected = privacy.pseudonymise(tables["events"]["user_id"], crypto.secret_key("pseudonym"))
+    assert set(written["user_id"]) == set(expected), "the raw ids are not the smoke run's"
+    info = json.loads((smoke_report / "data" / "interim" / "source.json").read_text())
+    assert info["params"]["ids_pseudonymised"] is True
+
+    data = smoke_report / "data"
+    found = raw_ids_in_files([smoke_report / "reports", data / "interim", data / "processed"],
+                             raw_users | raw_sessions)
+    assert found == {}, {path: sorted(ids)[:5] for path, ids in found.items()}
 
 
 CHROMIUM = Path("/usr/bin/chromium")

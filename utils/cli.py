@@ -9,6 +9,8 @@
     beauty benchmark data|study|recsys|report               time the data tools, 04-06, the
                                                             recommenders or the whole report
     beauty student [--out DIR]                              student copies: solutions stubbed
+    beauty encrypt PATH... [--keep-plain]                   encrypt data files in place (*.enc)
+    beauty decrypt PATH...                                  decrypt them back
 
 Every subcommand has --help. Exit status: 0 done, 1 the work failed (a notebook, a download, a
 conversion that kept nothing), 2 the command could not start (bad profile, missing data, usage).
@@ -24,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.core.files import atomic_path
 
 
@@ -101,7 +103,10 @@ def fetch(args) -> int:
             if args.to:  # fill a mirror folder: the same relative paths as the cache
                 target = Path(args.to) / sources.REGISTRY[name].relpath
                 with atomic_path(target) as tmp:
-                    shutil.copyfile(path, tmp)
+                    if crypto.is_encrypted(path):  # a mirror serves plain files (fetch checks them)
+                        tmp.write_bytes(crypto.read_bytes(path))
+                    else:
+                        shutil.copyfile(path, tmp)
                 path = target
             print(f"{name:<26} ok: {path}")
         except sources.DownloadError as exc:
@@ -149,6 +154,80 @@ def student(args) -> int:
     written = write_student_copies(args.out)
     print(f"{len(written)} student copies in {written[0].parent if written else args.out}")
     return 0
+
+
+def _files_in(paths: list[str]) -> list[Path]:
+    """The files named and every file in the folders named, at any depth; hidden files and
+    folders in them (.gitkeep, a file being written) are left alone."""
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}; nothing was changed")
+    found = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        else:
+            found += sorted(f for f in path.rglob("*") if f.is_file()
+                            and not any(part.startswith(".") for part in f.relative_to(path).parts))
+    return found
+
+
+def encrypt(args) -> int:
+    key = crypto.secret_key("encryption")
+    key_folder = crypto.key_dir().expanduser().resolve()
+    done, skipped, failed = 0, 0, 0
+    for path in _files_in(args.paths):
+        if path.resolve().is_relative_to(key_folder):
+            skipped += 1
+            print(f"skipped {path}: a key file (a key encrypted with itself could never be read)")
+            continue
+        with open(path, "rb") as handle:
+            encrypted_content = handle.read(len(crypto.MAGIC)) == crypto.MAGIC
+        if crypto.is_encrypted(path) or encrypted_content:  # never encrypted twice
+            skipped += 1
+            rename = "" if crypto.is_encrypted(path) else f" (rename it to {path.name}.enc)"
+            print(f"skipped {path}: already encrypted{rename}")
+            continue
+        try:
+            written = crypto.encrypt_file(path, key, remove_plain=not args.keep_plain)
+        except OSError as exc:
+            failed += 1
+            print(f"FAILED {path}: {exc}")
+            continue
+        done += 1
+        print(f"encrypted {path} -> {written.name}" + (" (plain file kept)" if args.keep_plain else ""))
+    print(f"{done} file(s) encrypted, {skipped} skipped, {failed} failed, with the key from "
+          f"{crypto.key_origin('encryption')}: back it up, without it the files cannot be read")
+    return 1 if failed else 0
+
+
+def decrypt(args) -> int:
+    named = {Path(p) for p in args.paths}
+    files = _files_in(args.paths)
+    not_encrypted = [f for f in files if not crypto.is_encrypted(f) and f in named]  # named by hand
+    encrypted = [f for f in files if crypto.is_encrypted(f)]
+    # the key they were encrypted with, never a new one (a missing key stops here, exit 2)
+    key = crypto.secret_key("encryption", create=False) if encrypted else None
+    for path in not_encrypted:
+        print(f"skipped {path}: not encrypted (not named *{crypto.ENCRYPTED_SUFFIX})")
+    done, skipped, failed = 0, len(not_encrypted), 0
+    for path in encrypted:
+        plain = path.with_name(path.name.removesuffix(crypto.ENCRYPTED_SUFFIX))
+        if plain.exists():
+            skipped += 1
+            print(f"skipped {path}: {plain.name} is beside it, and loaders read that one; remove "
+                  "the one you do not want")
+            continue
+        try:
+            crypto.decrypt_file(path, key)
+        except crypto.DecryptionError as exc:  # its message names the file and the fix
+            failed += 1
+            print(f"FAILED {exc}")
+            continue
+        done += 1
+        print(f"decrypted {path} -> {plain.name}")
+    print(f"{done} file(s) decrypted, {skipped} skipped, {failed} failed")
+    return 1 if failed else 0
 
 
 def benchmark(args) -> int:
@@ -206,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "written per month (read back from the Parquet). Exits 1 when "
                               "nothing could be converted.")
     sub.add_argument("source", help="a folder of CSVs or one file")
-    sub.add_argument("--out", help="output folder (default data/interim/rees46_events)")
+    sub.add_argument("--out", help="output folder (default data/raw/rees46_events: raw ids stay in data/raw)")
     sub.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sub.set_defaults(run=convert_rees46)
 
@@ -226,6 +305,28 @@ def build_parser() -> argparse.ArgumentParser:
                               "cleared; the exercises' hints and checks stay.")
     sub.add_argument("--out", metavar="DIR", help="where to write (default: student/ in the project)")
     sub.set_defaults(run=student)
+
+    sub = commands.add_parser("encrypt", help="encrypt data files in place: <file> -> <file>.enc",
+                              description="Encrypt each file named, and every file in each folder "
+                              "named (at any depth; hidden files are left alone), with AES-GCM and "
+                              "the key $BEAUTY_ENCRYPTION_KEY or the key file encryption.key in "
+                              "$BEAUTY_KEY_DIR (made on first use). Each <file> becomes "
+                              "<file>.enc, which the loaders read when <file> is absent; files "
+                              "already encrypted are skipped. docs/privacy.md says how to keep "
+                              "the key.")
+    sub.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, e.g. data/raw data/interim")
+    sub.add_argument("--keep-plain", action="store_true",
+                     help="keep each plain file beside its encrypted one (the loaders read the plain one)")
+    sub.set_defaults(run=encrypt)
+
+    sub = commands.add_parser("decrypt", help="decrypt files encrypted by `beauty encrypt`",
+                              description="Decrypt each <file>.enc named, and every one in each "
+                              "folder named, back to <file> with the key it was encrypted with "
+                              "($BEAUTY_ENCRYPTION_KEY or the key file), then remove it. A file "
+                              "whose plain copy is beside it is skipped. Exits 1 when a file "
+                              "cannot be decrypted (changed, cut short or another key's).")
+    sub.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    sub.set_defaults(run=decrypt)
 
     sub = commands.add_parser("benchmark", help="time the data tools, notebooks 04-06, the "
                               "recommenders or the whole report",

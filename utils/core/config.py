@@ -242,14 +242,17 @@ def seed_everything(seed: int) -> None:
 
 
 def read_table(stage: str, name: str, made_by: str):
-    """Read data/<stage>/<name>.parquet, or say which notebook writes it."""
+    """Read data/<stage>/<name>.parquet (or its encrypted form, <name>.parquet.enc), or say which
+    notebook writes it."""
     import pandas as pd
 
+    from utils.core import crypto
+
     path = data_dir(stage) / f"{name}.parquet"
-    if not path.is_file():
+    if crypto.plain_or_encrypted(path) is None:
         raise FileNotFoundError(f"{path} is missing: run notebook {made_by} first "
                                 "(or `beauty report --only ...` up to it)")
-    return pd.read_parquet(path)
+    return pd.read_parquet(crypto.for_reading(path))
 
 
 def one_openmp_thread():

@@ -99,8 +99,9 @@ def sessionise(events: pd.DataFrame, gap_minutes: float = 30) -> tuple[pd.Series
     session = events["user_session"].astype("str")
     missing = session.isna() | session.eq("")
     time = pd.to_datetime(events["event_time"], utc=True, errors="coerce")
-    user = pd.to_numeric(events["user_id"], errors="coerce")
-    todo = missing & time.notna() & user.notna()
+    # nullable integers: through float64 a large id (a pseudonym has 63 bits) would be rounded
+    user = pd.to_numeric(events["user_id"], errors="coerce", dtype_backend="numpy_nullable")
+    todo = missing & time.notna() & (user % 1 == 0).fillna(False).astype(bool)
     part = pd.DataFrame({"user": user[todo].astype("int64"), "time": time[todo]})
     part = part.sort_values(["user", "time"], kind="stable")
     starts = part["user"].ne(part["user"].shift()) | (

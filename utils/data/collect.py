@@ -1,7 +1,8 @@
 """The collection step: build the interim tables from the simulator or from REES46 CSVs.
 
 ``collect`` returns the tables of one source, ``write_interim`` writes them atomically to
-data/interim/ (the layout later steps rely on), and ``load_interim`` reads them back.
+data/interim/ (the layout later steps rely on), ``load_interim`` reads one back and
+``has_interim`` says whether it is there; both find a table stored plain or encrypted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.core.files import atomic_path, to_jsonable, write_json_atomic
 from utils.data.dictionary import DICTIONARY
 
@@ -66,7 +67,9 @@ def collect_rees46(sample: bool = False) -> tuple[pd.DataFrame, dict]:
     try:
         if sample:  # the same conversion path as the full data, on a copy in a scratch folder
             scratch = Path(tempfile.mkdtemp(prefix="rees46-sample-"))
-            shutil.copy(sources.fetch("rees46_sample"), scratch / "2019-Dec-sample.csv")
+            fetched = sources.fetch("rees46_sample")  # an encrypted copy is copied as it is
+            suffix = crypto.ENCRYPTED_SUFFIX if crypto.is_encrypted(fetched) else ""
+            shutil.copy(fetched, scratch / f"2019-Dec-sample.csv{suffix}")
             folder = scratch
         else:
             folder = raw
@@ -147,6 +150,7 @@ def write_interim(tables: dict, truth: dict, source: str, params: dict) -> Path:
                          f"{INTERIM_TABLES} and truth/{TRUTH_TABLES}")
     for name in (*INTERIM_TABLES, *TRUTH_TABLES, *DERIVED_TABLES):
         frame = tables.get(name, truth.get(name))
+        _remove_encrypted_copy(interim_path(name))
         if frame is None:
             interim_path(name).unlink(missing_ok=True)
         else:
@@ -154,27 +158,43 @@ def write_interim(tables: dict, truth: dict, source: str, params: dict) -> Path:
     info = {"source": source, "tables": [t for t in INTERIM_TABLES if t in tables],
             "params": to_jsonable(params)}
     path = config.data_dir("interim") / "source.json"
+    _remove_encrypted_copy(path)
     write_json_atomic(path, info)
     return path
 
 
+def _remove_encrypted_copy(path: Path) -> None:
+    """Remove ``<path>.enc`` left by an earlier run: loaders read it wherever ``path`` is absent."""
+    path.with_name(path.name + crypto.ENCRYPTED_SUFFIX).unlink(missing_ok=True)
+
+
 def read_source_info() -> dict:
+    """data/interim/source.json, or its encrypted form source.json.enc."""
     path = config.data_dir("interim") / "source.json"
-    if not path.is_file():
+    found = crypto.plain_or_encrypted(path)
+    if found is None:
         raise FileNotFoundError(f"{path} is missing: the collection step writes it with the "
                                 "interim tables; run the notebooks that write them first "
                                 f"({_WHICH_NOTEBOOK}).")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(crypto.read_bytes(found).decode("utf-8"))
+
+
+def has_interim(name: str) -> bool:
+    """Whether a table of the dictionary is there, stored plain or encrypted: the check for an
+    optional table (reviews, users, truth, ...). It does not decrypt: a table that is there but
+    cannot be read makes load_interim raise crypto.DecryptionError, so it is never skipped."""
+    return crypto.plain_or_encrypted(interim_path(name)) is not None
 
 
 def load_interim(name: str) -> pd.DataFrame:
-    """Read an interim table with the dtypes it was written with (timestamps back to seconds)."""
+    """Read an interim table with the dtypes it was written with (timestamps back to seconds),
+    from its Parquet file or that file's encrypted form (<file>.parquet.enc)."""
     path = interim_path(name)
-    if not path.is_file():
+    if not has_interim(name):
         raise FileNotFoundError(f"{path} is missing: {DICTIONARY[name]['step']} writes it; run "
                                 f"the notebooks that write it first ({_WHICH_NOTEBOOK}). The "
                                 "source in data/interim/source.json may not have this table.")
-    frame = pd.read_parquet(path)
+    frame = pd.read_parquet(crypto.for_reading(path))
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):  # Parquet has no seconds unit
             frame[col] = frame[col].dt.as_unit("s")

@@ -31,9 +31,11 @@ _EVENT_TEXT = {
     "brand": ("category, may be missing",
               "Brand name; missing for about 40% of events, as in REES46."),
     "price": ("float64", "The product's price at the event, in US dollars."),
-    "user_id": ("int64", "The shopper's id, the same across sessions."),
+    "user_id": ("int64", "The shopper's id, the same across sessions; a keyed pseudonym of "
+                         "the shop's id unless the collection step's pseudonymise_ids is off."),
     "user_session": ("category or str",
-                     "Session id: a UUID in REES46 and in the simulator."),
+                     "Session id: a UUID in REES46 and in the simulator, then a keyed "
+                     "pseudonym of it (20 hex digits) unless pseudonymise_ids is off."),
 }
 _EVENT_COLUMNS = {column: _EVENT_TEXT[column] for column in COLUMNS}  # in the schema's order
 
@@ -197,8 +199,8 @@ DICTIONARY: dict[str, dict] = {
         "file": "interim/quarantine.parquet",
         "step": CLEANING,
         "about": "Every row the cleaning step set aside, with the reason (all values as text). "
-                 "The REES46 conversion keeps its own file of this shape, "
-                 "interim/rees46_events_quarantine.parquet.",
+                 "The REES46 conversion keeps its own file of this shape, with the raw ids, "
+                 "raw/rees46_events_quarantine.parquet.",
         "columns": {
             "source_file": ("str", "Where the row came from: the events file, or the rows "
                                    "the cleaning step injected on purpose (a CSV path for the "

@@ -31,8 +31,8 @@ def pseudonymise(ids, key: bytes, prefix: str = "") -> pd.Series:
 
     - integer ids get the first 63 bits of the HMAC as an int64 (among a million ids, a collision
       has a chance below 1e-7);
-    - other ids get ``prefix`` + the first PSEUDONYM_DIGITS hex digits (a categorical column
-      stays categorical).
+    - other ids get ``prefix`` + the first PSEUDONYM_DIGITS hex digits, in the column's own
+      type (str, object, string or categorical).
 
     Missing ids stay missing. Each distinct id is hashed once."""
     ids = pd.Series(ids)
@@ -50,7 +50,7 @@ def pseudonymise(ids, key: bytes, prefix: str = "") -> pd.Series:
                          name=ids.name)
     names = np.array([pseudonym(v) for v in uniques] + [None], dtype=object)
     return pd.Series(names[codes], index=ids.index, name=ids.name,
-                     dtype="Int64" if integer else "string")
+                     dtype="Int64" if integer else ids.dtype)  # text stays the text type it was
 
 
 def pseudonymise_tables(tables: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.DataFrame]:

@@ -29,7 +29,7 @@ import pyarrow.csv as pcsv
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.core.files import atomic_path, replace_dir
 from utils.data.schema import COLUMNS, EVENT_TYPES, SCHEMA, ValidationError
 from utils.data.sources import _REES46_KAGGLE
@@ -123,7 +123,7 @@ def _month_order(path: Path) -> tuple:
         return (1, pd.Timestamp(0), path.name)
 
 
-_FORMS_TEXT = "*.csv, *.csv.gz, *.csv.zip or *.csv.bz2 (any case)"
+_FORMS_TEXT = "*.csv, *.csv.gz, *.csv.zip or *.csv.bz2 (any case; each may be encrypted, *.enc)"
 
 
 def _scan_rees46(source: str | os.PathLike | None) -> tuple[list[Path], list[dict]]:
@@ -137,10 +137,14 @@ def _scan_rees46(source: str | os.PathLike | None) -> tuple[list[Path], list[dic
         return [source], []
     files, skipped = [], []
     for entry in sorted(source.iterdir()) if source.is_dir() else []:
+        plain = entry.with_name(entry.name.removesuffix(crypto.ENCRYPTED_SUFFIX))
         if not entry.is_file():
             skipped.append({"file": entry.name, "reason": "not a file (subfolders are not read)"})
         elif csv_form(entry) is None:
             skipped.append({"file": entry.name, "reason": f"not named {_FORMS_TEXT}"})
+        elif plain != entry and plain.is_file():  # the same month twice: the plain file wins
+            skipped.append({"file": entry.name, "reason": f"encrypted copy of {plain.name}, which "
+                            "is read instead"})
         else:
             files.append(entry)
     if not files:
@@ -155,8 +159,9 @@ def _scan_rees46(source: str | os.PathLike | None) -> tuple[list[Path], list[dic
 
 def rees46_files(source: str | os.PathLike | None = None) -> list[Path]:
     """The REES46 CSVs in a folder (default data/raw/rees46/; files named *.csv, *.csv.gz,
-    *.csv.zip or *.csv.bz2 in any case) in calendar order, or the one file ``source``.
-    convert_rees46 names the other entries of the folder in a warning and its report."""
+    *.csv.zip or *.csv.bz2 in any case, each plain or encrypted as <name>.enc) in calendar order,
+    or the one file ``source``. convert_rees46 names the other entries of the folder in a
+    warning and its report."""
     return _scan_rees46(source)[0]
 
 
@@ -197,10 +202,12 @@ def convert_rees46(
     """Convert REES46 CSVs to typed Parquet, partitioned by month, validating every row.
 
     ``source``: a folder of monthly CSVs (default data/raw/rees46/) or one file. Files named
-    *.csv, *.csv.gz, *.csv.zip (one CSV inside) or *.csv.bz2, in any case, are read; other
+    *.csv, *.csv.gz, *.csv.zip (one CSV inside) or *.csv.bz2, in any case, are read, and their
+    encrypted forms (<name>.enc, utils.core.crypto) unless the plain file is there too; other
     entries of the folder are named in a warning and in ``report.files_skipped``.
-    ``out_dir`` (default data/interim/rees46_events/) gets month=YYYY-MM/part-0000.parquet;
-    rejected rows go to ``quarantine_path`` (default <out_dir>_quarantine.parquet, next to it).
+    ``out_dir`` (default data/raw/rees46_events/: it holds the shop's raw ids, so it stays with
+    the raw data) gets month=YYYY-MM/part-0000.parquet; rejected rows go to
+    ``quarantine_path`` (default <out_dir>_quarantine.parquet, next to it).
     ``chunksize`` is the approximate number of rows per block (the CSV is streamed in blocks of
     about chunksize * 128 bytes, at least 1 KiB). Event times must lie in ``window`` = (start,
     end), default utils.data.validate.time_window(); others are quarantined.
@@ -212,7 +219,7 @@ def convert_rees46(
     """
     started = time.perf_counter()
     files, skipped = _scan_rees46(source)
-    out_dir = Path(out_dir) if out_dir is not None else config.data_dir("interim") / "rees46_events"
+    out_dir = Path(out_dir) if out_dir is not None else config.data_dir("raw") / "rees46_events"
     if quarantine_path is None:
         quarantine_path = out_dir.with_name(out_dir.name + "_quarantine.parquet")
     quarantine_path = Path(quarantine_path)
@@ -287,9 +294,13 @@ def convert_rees46(
 def load_rees46_events(
     out_dir: str | os.PathLike | None = None, columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """Read converted REES46 events (all months) back as a typed DataFrame."""
-    out_dir = Path(out_dir) if out_dir is not None else config.data_dir("interim") / "rees46_events"
-    files = sorted(out_dir.glob("month=*/part-*.parquet"))
+    """Read converted REES46 events (all months, default data/raw/rees46_events/) back as a
+    typed DataFrame, with the raw ids."""
+    out_dir = Path(out_dir) if out_dir is not None else config.data_dir("raw") / "rees46_events"
+    # parts encrypted in place (part-0000.parquet.enc) are read too
+    names = {p.with_name(p.name.removesuffix(crypto.ENCRYPTED_SUFFIX))
+             for p in out_dir.glob("month=*/part-*.parquet*")}
+    files = sorted(crypto.plain_or_encrypted(p) for p in names if p.suffix == ".parquet")
     if not files:
         raise FileNotFoundError(
             f"{out_dir} holds no converted events (month=YYYY-MM/part-*.parquet). Run "
@@ -298,6 +309,9 @@ def load_rees46_events(
     unknown = sorted(set(columns or []) - set(COLUMNS))
     if unknown:
         raise KeyError(f"unknown column(s) {unknown}; the events have {', '.join(COLUMNS)}")
+    if any(crypto.is_encrypted(f) for f in files):  # each part decrypted into memory, then read
+        parts = [pq.read_table(crypto.for_reading(f), columns=columns, schema=SCHEMA) for f in files]
+        return pa.concat_tables(parts).to_pandas()
     dataset = pads.dataset([str(f) for f in files], format="parquet", schema=SCHEMA)
     return dataset.to_table(columns=columns).to_pandas()
 

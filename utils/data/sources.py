@@ -21,13 +21,14 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.core.files import atomic_path
 from utils.data.schema import ValidationError, require_columns
 from utils.data.validate import time_window
@@ -104,6 +105,10 @@ REGISTRY: dict[str, Source] = {
 
 
 def sha256_of(path: str | Path) -> str:
+    """The SHA-256 of a file's content (decrypted, for an encrypted file: the registry's checksums
+    are of the plain files)."""
+    if crypto.is_encrypted(path):
+        return hashlib.sha256(crypto.read_bytes(path)).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -156,7 +161,8 @@ def _copy_verified(origin: str, target: Path, source: Source, mirror: str | None
 def fetch(name: str, mirror: str | os.PathLike | None = None) -> Path:
     """Return the path of a verified local copy of dataset file ``name`` (a REGISTRY key).
 
-    Order: the cache data/external/<relpath> if its checksum is right; else the mirror
+    Order: the cache data/external/<relpath> (or its encrypted form <relpath>.enc, which is
+    returned as it is) if its checksum is right; else the mirror
     (``mirror`` or $BEAUTY_DATA_MIRROR: a folder or an http(s) URL holding <relpath>); else the
     public URL(s). Raises DownloadError / ChecksumError with what to do.
     """
@@ -167,11 +173,12 @@ def fetch(name: str, mirror: str | os.PathLike | None = None) -> Path:
         return _shipped(source)
     target = config.data_dir("external") / source.relpath
     cached_note = ""
-    if target.is_file():
-        actual = sha256_of(target)
+    cached = crypto.plain_or_encrypted(target)
+    if cached is not None:
+        actual = sha256_of(cached)
         if actual == source.sha256:
-            return target
-        cached_note = (f" (A file is already at {target}, but its SHA-256 is {actual}, not "
+            return cached
+        cached_note = (f" (A file is already at {cached}, but its SHA-256 is {actual}, not "
                        f"{source.sha256}: another version or a damaged copy.)")
     mirror = os.fspath(mirror) if mirror is not None else os.environ.get(MIRROR_ENV) or None
     if mirror:
@@ -228,11 +235,14 @@ def write_sephora_extract(product_info: str | os.PathLike, out: str | os.PathLik
 
 
 def _path_or_fetch(path: str | os.PathLike | None, name: str) -> Path:
-    path = fetch(name) if path is None else Path(path)
-    if not path.is_file():
+    """``path`` (or its encrypted form <path>.enc), or the verified copy of ``name``."""
+    if path is None:
+        return fetch(name)
+    found = crypto.plain_or_encrypted(path)
+    if found is None:
         raise FileNotFoundError(f"{path} does not exist; pass the path of a {name} file, or "
                                 "None to use the verified public copy.")
-    return path
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,12 +253,16 @@ _DAMAGED = (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError)  # cut short
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text with its line end) of a UTF-8 text file, decompressed if its name ends
-    in .gz or .xz. Bytes that are not UTF-8 and damaged compressed data raise ValidationError
-    naming the line."""
+    """(line number, text with its line end) of a UTF-8 text file, decrypted if it is encrypted
+    (<name>.enc; see utils.core.crypto.for_reading for the memory that costs), then decompressed
+    if its name ends in .gz or .xz. Bytes that are not UTF-8 and damaged compressed data raise
+    ValidationError naming the line."""
     number = 0
+    decompress = _OPENERS.get(Path(path.name.removesuffix(crypto.ENCRYPTED_SUFFIX)).suffix, nullcontext)
+    stored = crypto.for_reading(path)  # a plain file's path, or an encrypted one's content
+    stream = open(stored, "rb") if isinstance(stored, Path) else stored
     try:
-        with _OPENERS.get(path.suffix, open)(path, "rb") as f:
+        with stream, decompress(stream) as f:
             for number, raw in enumerate(f, 1):
                 try:  # a byte-order mark (Excel writes one) marks the encoding; it is no data
                     text = raw.decode("utf-8-sig" if number == 1 else "utf-8")

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from utils.core import crypto
 from utils.data.schema import (
     COLUMNS,
     EVENT_TYPES,
@@ -397,7 +398,8 @@ class Deduplicator:
 
 
 # The forms of a REES46 CSV that are read, by how the file name ends (in any case), and their
-# compression. A .csv.zip (Kaggle's download of one file) must hold exactly one CSV.
+# compression. A .csv.zip (Kaggle's download of one file) must hold exactly one CSV. Each may be
+# encrypted (utils.core.crypto): <name>.enc has the form of <name>.
 CSV_FORMS = {".csv": None, ".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip"}
 # What a file holds, as check_header says it, and how reports describe the first two.
 EMPTY_FILE, HEADER_ONLY, HAS_ROWS = "empty", "header only", "rows"
@@ -411,22 +413,30 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplemente
 
 
 def csv_form(path: str | Path) -> str | None:
-    """The key of CSV_FORMS that the name of ``path`` ends with (any case), or None."""
-    name = Path(path).name.lower()
+    """The key of CSV_FORMS that the name of ``path`` ends with (any case), or None; an
+    encrypted file, <name>.enc, has the form of <name>."""
+    name = Path(path).name.lower().removesuffix(crypto.ENCRYPTED_SUFFIX)
     return next((form for form in CSV_FORMS if name.endswith(form)), None)
 
 
 def open_csv(path: str | Path):
-    """Open the CSV text in ``path`` (plain, or compressed as its name says) as a binary stream.
+    """Open the CSV text in ``path`` (plain, or compressed as its name says; decrypted first when
+    it is encrypted) as a binary stream.
 
     Returns (stream, name): the name that reports and the quarantine give the file, which is
     '<path> (member <name>)' for a zip. Raises ValidationError for a zip that does not hold
-    exactly one CSV, and what _READ_ERRORS lists for an unreadable file.
+    exactly one CSV, what _READ_ERRORS lists for an unreadable file, and crypto.DecryptionError
+    for an encrypted one that was changed, cut or encrypted with another key.
     """
     path = str(path)
     compression = CSV_FORMS.get(csv_form(path))
+    # An encrypted file is decrypted into memory, whole (AES-GCM checks all of it before it gives
+    # out a byte): that holds the file's size, compressed if it is, so encrypt 2019-Dec.csv.gz
+    # rather than 2019-Dec.csv, several times larger. The header check and the reading each
+    # decrypt it, one after the other.
+    source = crypto.for_reading(path)
     if compression == "zip":
-        with zipfile.ZipFile(path) as archive:  # the member stays readable after the with
+        with zipfile.ZipFile(source) as archive:  # the member stays readable after the with
             members = [m for m in archive.infolist() if not m.is_dir()]
             if len(members) != 1 or csv_form(members[0].filename) != ".csv":
                 names = ", ".join(m.filename for m in members) or "nothing"
@@ -435,8 +445,8 @@ def open_csv(path: str | Path):
                     "Unzip it and put the CSV file(s) in the folder instead, then run again.")
             return archive.open(members[0]), f"{path} (member {members[0].filename})"
     if compression == "bz2":
-        return bz2.open(path, "rb"), path
-    return pa.input_stream(path, compression=compression), path
+        return bz2.open(source, "rb"), path
+    return pa.input_stream(source, compression=compression), path
 
 
 def _unreadable(source: str, exc: BaseException, where: str) -> ValidationError:

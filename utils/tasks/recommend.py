@@ -40,6 +40,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from utils.core import config, files, recorder
+from utils.data import collect
 from utils.data.schema import require_columns
 from utils.models.evaluate import bootstrap_weights
 from utils.models.recommender import build_recommender
@@ -62,23 +63,22 @@ def purchase_sequences(events: pd.DataFrame) -> dict[int, list[int]]:
 def load_shop_purchases() -> tuple[dict[int, list[int]], pd.DataFrame]:
     """Purchase sequences from data/interim/clean_events.parquet (the cleaning step) and the
     product table data/interim/products.parquet (the collection step)."""
-    interim = config.data_dir("interim")
-    needed = {"clean_events.parquet": ("event_time", "event_type", "product_id", "user_id"),
-              "products.parquet": ("product_id",)}
+    needed = {"clean_events": ("event_time", "event_type", "product_id", "user_id"),
+              "products": ("product_id",)}
     tables = {}
     for name, columns in needed.items():
-        path = interim / name
-        if not path.is_file():
+        path = collect.interim_path(name)
+        if not collect.has_interim(name):  # its own message: here the other dataset is a way out
             raise FileNotFoundError(
                 f"{path} is missing: the collection step writes products.parquet and the cleaning "
                 "step clean_events.parquet; run the notebooks that write them first "
                 "(data/README.md lists which notebook writes which file), or set "
                 "dataset = 'amazon_beauty'.")
-        frame = pd.read_parquet(path)
+        frame = collect.load_interim(name)
         require_columns(frame, columns, str(path),
                         fix="Rerun the collection and cleaning steps to rewrite it.")
         tables[name] = frame
-    return purchase_sequences(tables["clean_events.parquet"]), tables["products.parquet"]
+    return purchase_sequences(tables["clean_events"]), tables["products"]
 
 
 # --------------------------------------------------------------------------------------------
