@@ -394,3 +394,53 @@ def test_no_cart_placed_by_the_outcome_shows_before_the_purchase(shop):
     # the sessions that needed such a cart exist in this shop, and got it at checkout
     at_checkout = e[(kind == "cart") & (e["event_time"] == cut)]
     assert at_checkout["user_session"].nunique() > 0
+
+
+# ------------------------------------------------------------------------------- a changed regime
+
+
+def test_a_shops_own_products_table_makes_the_same_shop_again():
+    shop = simulate_shop(n_users=1500, n_days=30, start="2019-11-10", seed=3)
+    again = simulate_shop(n_users=1500, n_days=30, start="2019-11-10", seed=3, catalogue=shop.products)
+    for name in Shop.TABLES:
+        _assert_same(getattr(shop, name), getattr(again, name), name)
+    # without the flags the brands and codes each product shows are drawn afresh
+    fresh = simulate_shop(n_users=1500, n_days=30, start="2019-11-10", seed=3,
+                          catalogue=shop.products.drop(columns=["brand_listed", "code_listed"]))
+    assert not fresh.products["brand_listed"].equals(shop.products["brand_listed"])
+
+
+def test_a_store_wide_promotion_discounts_every_price_from_its_first_day_and_lifts_buying():
+    arguments = dict(n_users=3000, n_days=40, start="2019-10-01", seed=5)
+    normal = simulate_shop(**arguments)
+    promoted = simulate_shop(**arguments, catalogue=normal.products, promotion_from="2019-10-21",
+                             promotion_discount=0.3)
+    first = pd.Timestamp("2019-10-21")
+    on = (promoted.calendar["date"] >= first).to_numpy()
+    assert (promoted.calendar["discount"][on] == 0.3).all()
+    assert (promoted.calendar["promo_scope"][on] == "all").all()
+    pd.testing.assert_frame_equal(promoted.calendar[~on], normal.calendar[~on])  # before it: as drawn
+    _assert_same(promoted.users, normal.users, "users")  # the same shoppers
+    # every view on a promotion day costs 30% less than the product's list price
+    views = promoted.events[_kinds(promoted.events).eq("view")
+                            & (promoted.events["event_time"] >= first.tz_localize("UTC"))]
+    list_price = views["product_id"].map(normal.products.set_index("product_id")["price"])
+    np.testing.assert_allclose(views["price"], (list_price * 0.7).round(2), atol=0.006)
+    truth = promoted.session_truth
+    during = (truth["session_start"] >= first.tz_localize("UTC")).to_numpy()
+    assert (truth["discount"][during] == 0.3).all()
+    normal_rate = normal.session_truth["purchased"][
+        (normal.session_truth["session_start"] >= first.tz_localize("UTC")).to_numpy()].mean()
+    assert truth["purchased"][during].mean() > 1.3 * normal_rate  # shoppers who like promotions buy more
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"promotion_from": "2019-12-01", "promotion_discount": 0.2},
+     r"outside the window 2019-10-01 to 2019-10-10"),
+    ({"promotion_from": "2019-10-05", "promotion_discount": 0.0},
+     r"promotion_discount = 0.0: .* between 0 and 1"),
+    ({"promotion_from": "2019-10-05", "promotion_discount": 1.0}, r"promotion_discount = 1.0"),
+])
+def test_a_promotion_outside_the_window_or_without_a_discount_is_a_clear_error(changes, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_shop(n_users=50, n_days=10, start="2019-10-01", seed=0, **changes)

@@ -3,10 +3,12 @@
 ``collect`` returns the tables of one source, ``write_interim`` writes them atomically to
 data/interim/ (the layout later steps rely on), ``load_interim`` reads one back and
 ``has_interim`` says whether it is there; both find a table stored plain or encrypted.
+``simulate_again`` makes the simulated shop of data/interim again, with changes (a promotion).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import tempfile
@@ -119,6 +121,33 @@ def collect(source: str = "simulated", *, n_users: int = 12000, n_days: int = 15
     tables = {name: getattr(shop, name) for name in INTERIM_TABLES}
     truth = {name: getattr(shop, name) for name in TRUTH_TABLES}
     return tables, truth, dict(shop.params, catalogue=catalogue)
+
+
+def simulate_again(**changes) -> tuple[dict, dict]:
+    """The simulated shop of data/interim made again, with ``changes`` to the arguments of
+    ``simulate.simulate_shop`` (say ``promotion_from`` and ``promotion_discount``): its tables and
+    truth tables, as ``collect`` returns them. It reads the arguments recorded in source.json and
+    the products table (which keeps the catalogue and the brands and codes each product shows),
+    so without changes it is the same shop; its ids are pseudonymised with the same key when the
+    interim tables' are, so the same shopper has the same id in both."""
+    from utils.data import privacy, simulate
+
+    info = read_source_info()
+    if info["source"] != "simulated":
+        raise ValueError(f"data/interim holds the source {info['source']!r}: only a simulated shop can be "
+                         "simulated again; collect with source = 'simulated' first")
+    accepted = set(inspect.signature(simulate.simulate_shop).parameters) - {"catalogue", "n_products"}
+    unknown = set(changes) - accepted
+    if unknown:
+        raise TypeError(f"simulate_shop has no argument(s) {sorted(unknown)}; it takes {sorted(accepted)}")
+    arguments = {name: value for name, value in info["params"].items() if name in accepted}
+    shop = simulate.simulate_shop(**{**arguments, **changes}, catalogue=load_interim("products"))
+    tables = {name: getattr(shop, name) for name in INTERIM_TABLES}
+    truth = {name: getattr(shop, name) for name in TRUTH_TABLES}
+    if info["params"].get("ids_pseudonymised"):
+        key = crypto.secret_key("pseudonym", create=False)
+        tables, truth = privacy.pseudonymise_tables(tables, key), privacy.pseudonymise_tables(truth, key)
+    return tables, truth
 
 
 def interim_path(name: str) -> Path:

@@ -7,6 +7,9 @@
   so both kinds of model get the same information.
 - ``review_text_features``: TF-IDF and a small learned word embedding on product reviews,
   turned into one sentiment score per product.
+- ``encode_task``: all of the above for a session table: its decision points with summaries
+  and user features, and its sequences, through a fitted encoder; the one way an event log
+  becomes model inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from utils.data import sessions as session_task
 from utils.data.schema import EVENT_TYPES, ValidationError, require_columns
 
 EVENT_CODES = {name: code for code, name in enumerate(EVENT_TYPES, 1)}  # 0 = padding
@@ -281,3 +285,51 @@ def review_text_features(reviews: pd.DataFrame, cutoff, max_features: int = 2000
         "negative_words": words[order[:10]].tolist(),
         "embedding_model": embedding_model,
     }
+
+
+@dataclass
+class TaskFeatures:
+    """The model inputs of a session table (``encode_task``)."""
+
+    points: pd.DataFrame  # one row per decision point (sessions.decision_points)
+    aggregates: pd.DataFrame  # the order-free summaries of each point's first k events
+    person: pd.DataFrame  # the user features of each session (history, then demographics)
+    arrays: dict  # each session's first max_k events as padded arrays, row = session
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The decision points with their summaries ``agg_*`` and user features ``user_*``."""
+        person = self.person.iloc[self.points["session"]].reset_index(drop=True)
+        return pd.concat([self.points, self.aggregates.add_prefix("agg_"), person.add_prefix("user_")],
+                         axis=1)
+
+    @property
+    def aggregate_columns(self) -> list[str]:
+        return ["agg_" + c for c in self.aggregates.columns]
+
+    @property
+    def user_columns(self) -> list[str]:
+        return ["user_" + c for c in self.person.columns]
+
+
+def encode_task(events: pd.DataFrame, table: pd.DataFrame, inputs: pd.DataFrame, encoder: SequenceEncoder,
+                max_k: int, users: pd.DataFrame | None = None, train: np.ndarray | None = None,
+                user_columns: list[str] | None = None) -> TaskFeatures:
+    """Decision points, summaries, user features and sequences of the sessions of ``table`` and
+    ``inputs`` (``sessions.purchase_task(events)``, with any extra columns such as the split),
+    through an ``encoder`` already fitted on training sessions. ``events`` is the whole log the
+    sessions come from (the user history counts the orders in it); ``users`` and ``train`` (rows
+    of ``table``) fit the demographic encoding (``demographics``).
+
+    ``user_columns`` (the ``user_*`` columns of a task encoded before, features.json) makes a new
+    log's user features those columns: a level the new log lacks is 0, one the earlier task
+    never saw is dropped.
+    """
+    points, point_inputs = session_task.decision_points(table, inputs, max_k)
+    arrays = encoder.transform(inputs[inputs.groupby("session").cumcount() < max_k], len(table))
+    person = pd.concat([session_task.user_history(table, inputs, events),
+                        demographics(table, users, train)], axis=1)
+    if user_columns is not None:
+        person = person.reindex(columns=[c.removeprefix("user_") for c in user_columns], fill_value=0.0)
+    aggregates = session_aggregates(points, point_inputs, encoder)
+    return TaskFeatures(points, aggregates, person, arrays)

@@ -191,6 +191,16 @@ def estimate(value: float, samples: np.ndarray) -> dict:
     return {"value": float(value), "ci_low": float(low), "ci_high": float(high)}
 
 
+def weighted_mean(values, weights: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` (one per column of ``weights``) in each replicate (row), NaN values
+    left out: the bootstrap of a mean over sessions, with cluster_bootstrap_weights over shoppers."""
+    values = np.asarray(values, dtype=float)
+    known = np.isfinite(values)
+    weights = np.asarray(weights, dtype=float)[:, known]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weights @ values[known] / weights.sum(1)
+
+
 def bootstrap_se(samples: np.ndarray) -> float:
     """Standard error: the standard deviation of the bootstrap samples (NaN left out)."""
     samples = samples[np.isfinite(samples)]

@@ -17,25 +17,33 @@ from utils.data.simulate.engine import (
 from utils.data.simulate.reviews import _reviews, _social
 from utils.data.simulate.sampling import _ar1, _GroupSampler
 from utils.data.simulate.shop import Shop
-from utils.data.simulate.world import _HOUR_WEIGHTS, _calendar, _users
+from utils.data.simulate.world import _HOUR_WEIGHTS, _calendar, _store_wide_promotion, _users
 
 
 def simulate_shop(n_users: int = 5000, n_days: int = 90, start: str = "2019-10-01",
                   seed: int = 0, n_products: int = 600, catalogue: pd.DataFrame | None = None,
                   reviews_per_product: float = 5.0, sessions_per_month: float = 0.6,
                   brand_missing_share: float = 0.40, code_missing_share: float = 0.90,
-                  social_lead_days: int = 7) -> Shop:
+                  social_lead_days: int = 7, promotion_from: str | None = None,
+                  promotion_discount: float = 0.0) -> Shop:
     """Simulate a beauty shop; the same arguments always give identical tables.
 
     n_users: registered users (those with no session in the window have no events).
     n_days, start: the window (UTC days from ``start``).
     n_products: size of the synthetic catalogue (ignored when ``catalogue`` is given, e.g.
-        ``catalogue_from_sephora(pd.read_csv(".../product_info.csv"))``).
+        ``catalogue_from_sephora(pd.read_csv(".../product_info.csv"))``). A shop's own products
+        table (``Shop.products``, with its brand_listed and code_listed flags) keeps those flags,
+        so it and the shop's other arguments make the same shop again.
     reviews_per_product: mean number of reviews per product (popular products get more).
     sessions_per_month: mean organic sessions per user per 30 days (before replenishment).
     brand_missing_share, code_missing_share: share of events whose brand / category_code the
         shop leaves empty (REES46 leaves most category codes empty).
     social_lead_days: how many days social-media mentions lead category and brand demand.
+    promotion_from, promotion_discount: a changed regime. From the UTC day ``promotion_from``
+        on, every day is a store-wide promotion taking ``promotion_discount`` (a share, 0-1) off
+        every price, in place of the calendar's own promotions; as on any promotion day,
+        shoppers who care about promotions are keener to buy. None (the default) keeps the
+        calendar as drawn.
     """
     params = {k: v for k, v in locals().items() if k != "catalogue"}
     params["catalogue"] = "synthetic" if catalogue is None else f"given ({len(catalogue)} rows)"
@@ -46,6 +54,8 @@ def simulate_shop(n_users: int = 5000, n_days: int = 90, start: str = "2019-10-0
 
     products = (_synthetic_catalogue(n_products, r_cat) if catalogue is None
                 else _finish_catalogue(catalogue))
+    flags = ["brand_listed", "code_listed"]
+    given_flags = catalogue is not None and set(flags) <= set(catalogue.columns)
     tops = list(TOPS) + sorted(set(products.top) - set(TOPS))
     leaves = np.array(sorted(products.category_code.unique()))
     brands = np.array(sorted(products.brand.unique()))
@@ -53,14 +63,19 @@ def simulate_shop(n_users: int = 5000, n_days: int = 90, start: str = "2019-10-0
     p_leaf = pd.Categorical(products.category_code, categories=leaves).codes.astype(np.int64)
     p_brand = pd.Categorical(products.brand, categories=brands).codes.astype(np.int64)
     pop = products.popularity.to_numpy(float) * np.exp(0.3 * products.quality.to_numpy(float))
-    products["brand_listed"] = _listed_mask(pop, brand_missing_share, r_cat)
     leaf_pop = np.bincount(p_leaf, pop, len(leaves))
-    products["code_listed"] = _listed_mask(leaf_pop, code_missing_share, r_cat)[p_leaf]
+    if given_flags:  # a shop's own products table: the same products show brand and code again
+        products[flags] = catalogue.set_index("product_id")[flags].reindex(products.product_id).to_numpy(bool)
+    else:
+        products["brand_listed"] = _listed_mask(pop, brand_missing_share, r_cat)
+        products["code_listed"] = _listed_mask(leaf_pop, code_missing_share, r_cat)[p_leaf]
     leaf_top = np.zeros(len(leaves), np.int64)
     leaf_top[p_leaf] = p_top
     present = np.bincount(p_top, minlength=len(tops)) > 0
 
     calendar, top_season, disc_top = _calendar(start_ts, n_days, tops, r_cal)
+    if promotion_from is not None:
+        calendar, disc_top = _store_wide_promotion(calendar, disc_top, promotion_from, promotion_discount)
     users, user_truth = _users(n_users, tops, present, len(brands),
                                np.bincount(p_brand, pop, len(brands)), r_users)
     # users' comfortable price: the catalogue's median, lower for the price sensitive

@@ -92,6 +92,26 @@ def _calendar(start: pd.Timestamp, n_days: int, tops: list[str], rng) -> tuple:
     return cal, top_season, disc_top
 
 
+def _store_wide_promotion(calendar: pd.DataFrame, disc_top: np.ndarray, first_day,
+                          discount: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every day from ``first_day`` on becomes a store-wide promotion at ``discount``, replacing
+    the calendar's own promotions on those days (a changed regime; traffic stays as drawn)."""
+    if not 0 < discount < 1:
+        raise ValueError(f"promotion_discount = {discount}: a promotion takes a share between 0 and 1 "
+                         "off every price (0.2 is 20% off)")
+    day = pd.Timestamp(first_day)
+    day = (day.tz_convert("UTC").tz_localize(None) if day.tzinfo else day).floor("D")
+    dates = calendar["date"]
+    if not dates.min() <= day <= dates.max():
+        raise ValueError(f"promotion_from = {first_day!r} is outside the window {dates.min():%Y-%m-%d} to "
+                         f"{dates.max():%Y-%m-%d}; choose a day inside it")
+    on = (dates >= day).to_numpy()
+    calendar = calendar.assign(discount=np.where(on, discount, calendar["discount"]),
+                               promo_scope=np.where(on, "all", calendar["promo_scope"]))
+    calendar["promo_scope"] = calendar["promo_scope"].astype("str")
+    return calendar, np.where(on[:, None], discount, disc_top)
+
+
 def _users(n_users: int, tops: list[str], present: np.ndarray, n_brands: int,
            brand_weight: np.ndarray, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Observable demographics and the latent tastes behind them (the user truth)."""
