@@ -30,3 +30,18 @@ def test_notebook_conventions(path):
     assert headings[0].startswith("# "), f"{path.name}: the first cell is the title"
     assert "## Summary" in headings and "## Exercises" in headings, f"{path.name}: Summary/Exercises"
 
+
+
+@pytest.mark.parametrize("path", notebooks.discover(), ids=lambda p: p.stem)
+def test_a_notebook_copy_of_the_embedding_sizes_is_the_library_one(path):
+    """Notebooks that repeat a model builder repeat its EMBEDDING_SIZES too: the copy must match."""
+    import ast
+
+    from utils.models.sequence import EMBEDDING_SIZES
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "EMBEDDING_SIZES =" in cell.source:
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EMBEDDING_SIZES"
+                                                        for t in node.targets):
+                    assert ast.literal_eval(node.value) == EMBEDDING_SIZES, path.name

@@ -74,11 +74,22 @@ def test_without_noise_and_with_a_loose_clip_dp_sgd_is_sgd_on_the_summed_loss():
         np.testing.assert_allclose(old - new, grad.numpy() / 4.0, atol=1e-5)
 
 
-def test_each_example_is_clipped_and_the_noise_has_the_stated_scale():
-    clip = 1e-3
-    model, before, *_ = dp_step(l2_clip=clip, noise_multiplier=0.0)
-    change = np.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(before, model.get_weights(), strict=True)))
-    assert change <= 12 * clip / 4.0 + 1e-7  # 12 examples, each at most clip, over batch size 4
+def test_each_example_is_clipped_before_the_sum_and_the_noise_has_the_stated_scale():
+    clip = 0.05
+    model, before, x, y, weight = dp_step(l2_clip=clip, noise_multiplier=0.0)
+    probe = tiny_model()
+    probe.set_weights(before)
+    expected = [np.zeros_like(w) for w in before]
+    for i in range(len(y)):  # each example's gradient, clipped on its own, then summed
+        with tf.GradientTape() as tape:
+            prob = probe({"x": x["x"][i:i + 1]})
+            loss = tf.reduce_sum(keras.losses.categorical_crossentropy(y[i:i + 1], prob) * weight[i:i + 1])
+        grads = [g.numpy() for g in tape.gradient(loss, probe.trainable_variables)]
+        norm = np.sqrt(sum((g ** 2).sum() for g in grads))
+        assert norm > clip  # the clip binds, so clipping the sum instead would give another step
+        expected = [e + g * clip / norm for e, g in zip(expected, grads, strict=True)]
+    for old, new, step in zip(before, model.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(old - new, step / 4.0, atol=1e-6)
     model, before, *_ = dp_step(l2_clip=1.0, noise_multiplier=50.0)
     changes = np.concatenate([(a - b).ravel() for a, b in zip(before, model.get_weights(), strict=True)])
     assert np.std(changes) == pytest.approx(50.0 / 4.0, rel=0.25)  # the noise dwarfs the clipped gradients
@@ -139,3 +150,17 @@ def test_notebook_12_shows_the_builder_it_trains_and_the_builder_reads_sessions(
              "brand": np.ones((1, 4), int), "numeric": np.zeros((1, 4, 2), "float32")}
     prob = model.predict(batch, verbose=0)
     assert prob.shape == (1, 4, 2) and np.allclose(prob.sum(-1), 1)
+
+
+def test_an_empty_poisson_batch_still_adds_the_noise():
+    x, y, weight = tiny_data(n=3)
+    config.seed_everything(0)
+    base = tiny_model()
+    model = private.DPSGDModel(base.inputs, base.outputs)
+    model.l2_clip, model.noise_multiplier, model.expected_batch_size = 1.0, 1.0, 0.03
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
+    assert not any(len(b) for b in private.poisson_batches(3, 1e-6, 5, seed=0))  # every batch empty
+    before = [w.copy() for w in model.get_weights()]
+    private.fit_dp_sgd(model, x, y, weight, sample_rate=1e-6, steps=5, seed=0)
+    moved = np.concatenate([(a - b).ravel() for a, b in zip(before, model.get_weights(), strict=True)])
+    assert np.std(moved) == pytest.approx(np.sqrt(5) / 0.03, rel=0.3)  # five noise-only steps

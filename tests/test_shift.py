@@ -45,6 +45,17 @@ def test_out_of_time_split_by_day():
     assert again.equals(part) and not other.equals(part)  # seeded
 
 
+def test_the_in_time_days_lie_among_the_days_trained_on():
+    start = starts([(day, 1) for day in range(60)])
+    part = shift.out_of_time_split(start, early_days=40, validation_days=4, test_days=5, recent_days=3,
+                                   train_days=10, seed=0).to_numpy()
+    day = np.arange(60)
+    trained, in_time = day[part == "train"], day[part == "in_time_test"]
+    window = set(range(36 - 15, 36))  # the 10 training and 5 in-time days before the validation days
+    assert set(in_time) <= window and set(trained) == window - set(in_time) and len(in_time) == 5
+    assert set(part[:36 - 15]) == {"gap"}  # older days are neither trained on nor tested
+
+
 def test_out_of_time_split_without_room_is_a_clear_error():
     start = starts([(day, 1) for day in range(20)])
     with pytest.raises(ValueError, match=r"the data spans 20 days: too few for an early period of 15 days"):
@@ -302,7 +313,7 @@ def shop_events(days=12, n_users=300, seed=0):
     return shop
 
 
-def test_encode_task_is_what_notebook_04_did_inline():
+def test_encode_task_composes_the_steps_notebook_04_took():
     shop = shop_events()
     events = shop.events
     table, inputs = sessions.purchase_task(events)

@@ -13,8 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-BASELINE_KINDS = ("logistic", "boosting")
-
 
 def build_baseline(kind, seed, **config):
     if kind == "logistic":  # standardised inputs, so one penalty C suits every feature

@@ -132,11 +132,12 @@ def fit_dp_sgd(model: DPSGDModel, x: dict, y: np.ndarray, weight: np.ndarray, sa
     gradient, so it could be lower)."""
     clipped = []
     for step, rows in enumerate(poisson_batches(len(y), sample_rate, steps, seed)):
-        if len(rows) == 0:  # nothing sampled: skipping the step publishes nothing about the data
-            continue
+        batch_weight = weight[rows]
+        if len(rows) == 0:  # nothing sampled: the step still adds its noise, as the accountant assumes;
+            rows, batch_weight = np.zeros(1, int), np.zeros_like(weight[:1])  # one example of weight 0
         batch = {k: v[rows] for k, v in x.items()}
-        logs = model.train_on_batch(batch, y[rows], weight[rows], return_dict=True)
-        if step >= 0.9 * steps:
+        logs = model.train_on_batch(batch, y[rows], batch_weight, return_dict=True)
+        if step >= int(0.9 * steps):  # the last 10% of the steps, at least the last one
             clipped.append(logs["clipped_share"])
     return float(np.mean(clipped)) if clipped else float("nan")
 

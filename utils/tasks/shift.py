@@ -29,19 +29,21 @@ OUT_OF_TIME = ("train", "validation", "in_time_test", "gap", "recent", "out_of_t
 
 
 def out_of_time_split(start: pd.Series, early_days: int, validation_days: int, test_days: int,
-                      recent_days: int, seed: int = 0) -> pd.Series:
+                      recent_days: int, train_days: int | None = None, seed: int = 0) -> pd.Series:
     """Each session's part in the out-of-time design, by the calendar day it starts (day 0 is the
     first day of ``start``):
 
     - the last ``test_days`` days are ``out_of_time_test``, the ``recent_days`` before them
       ``recent`` (labelled data a shop holds when the test period begins, for recalibration);
     - the first ``early_days`` days are the early period: its last ``validation_days`` days are
-      ``validation`` (early stopping), ``test_days`` of the others, drawn at random with ``seed``,
-      ``in_time_test``, and the rest ``train``;
-    - the days between the early period and ``recent`` are the ``gap``, which nothing reads.
+      ``validation`` (early stopping); of the ``train_days + test_days`` days before them (all the
+      days before them when ``train_days`` is None), ``test_days`` drawn at random with ``seed``
+      are ``in_time_test`` and the rest ``train``;
+    - the days before that window and between the early period and ``recent`` are the ``gap``,
+      which nothing reads.
 
     Both tests have ``test_days`` days the model never trained on; the in-time days lie among the
-    training days, the out-of-time ones after the gap, so only the distance in time differs.
+    days it trained on, the out-of-time ones after the gap, so only the distance in time differs.
     """
     day = start.dt.floor("D")
     index = ((day - day.min()) // pd.Timedelta(days=1)).to_numpy(int)
@@ -49,15 +51,17 @@ def out_of_time_split(start: pd.Series, early_days: int, validation_days: int, t
     test_from = n_days - test_days
     recent_from = test_from - recent_days
     held_from = early_days - validation_days  # the validation days close the early period
-    if held_from - test_days < 1 or early_days > recent_from:
+    first = 0 if train_days is None else max(0, held_from - train_days - test_days)
+    if held_from - first - test_days < 1 or early_days > recent_from:
         raise ValueError(
             f"the data spans {n_days} days: too few for an early period of {early_days} days "
             f"({validation_days} validation, {test_days} in-time test and at least one training day) "
             f"followed by {recent_days} recent and {test_days} test days; shorten the early period "
             "(early_share), recent_days or the test days")
     part = np.full(n_days, "gap", dtype=object)
-    part[:held_from] = "train"
-    part[np.random.default_rng(seed).choice(held_from, test_days, replace=False)] = "in_time_test"
+    part[first:held_from] = "train"
+    in_time = np.random.default_rng(seed).choice(np.arange(first, held_from), test_days, replace=False)
+    part[in_time] = "in_time_test"
     part[held_from:early_days] = "validation"
     part[recent_from:test_from] = "recent"
     part[test_from:] = "out_of_time_test"

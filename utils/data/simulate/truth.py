@@ -2,9 +2,11 @@
 
 The session engine (``engine._run_sessions``) sets a session's purchase logit from the user's
 hidden context, plus ``ENGINE["buy_kept"]`` x log1p(items kept in the cart), minus
-``ENGINE["buy_removed"]`` x items removed, plus a dwell term. Of the events a model reads, the
-ones that raise it are therefore the cart events that put an item into the cart which stays
-there. Real data has no such truth; this is what lets notebooks check attributions against it.
+``ENGINE["buy_removed"]`` x items removed, plus a dwell term (long pauses between views).
+The truth here is the cart term: the cart events that put an item into the cart which stays there
+raise the logit by construction. The dwell term is left out (it belongs to the pauses, not to one
+event), so this is the truth about carts, not every event's full effect. Real data has no such
+truth; this is what lets notebooks check attributions against it.
 """
 
 from __future__ import annotations
