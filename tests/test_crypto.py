@@ -107,6 +107,10 @@ def test_a_missing_table_still_names_the_file_and_the_step_that_writes_it():
         collect.load_interim("users")
     with pytest.raises(FileNotFoundError, match=r"predictions\.parquet is missing: run notebook 05"):
         config.read_table("processed", "predictions", made_by="05")
+    with pytest.raises(FileNotFoundError, match=r"study\.json is missing: run notebook 05"):
+        config.read_json("processed", "study", made_by="05")
+    (config.data_dir("processed") / "study.json").write_text('{"state_dir": "study/x"}')
+    assert config.read_json("processed", "study", made_by="05") == {"state_dir": "study/x"}
 
 
 def test_an_optional_table_is_found_encrypted_and_a_damaged_one_is_never_skipped(monkeypatch):

@@ -248,11 +248,27 @@ def read_table(stage: str, name: str, made_by: str):
 
     from utils.core import crypto
 
-    path = data_dir(stage) / f"{name}.parquet"
+    return pd.read_parquet(crypto.for_reading(_written(stage, f"{name}.parquet", made_by)))
+
+
+def read_json(stage: str, name: str, made_by: str) -> dict:
+    """Read data/<stage>/<name>.json (or its encrypted form), or say which notebook writes it."""
+    import json
+
+    from utils.core import crypto
+
+    return json.loads(crypto.read_bytes(crypto.plain_or_encrypted(_written(stage, f"{name}.json", made_by))))
+
+
+def _written(stage: str, filename: str, made_by: str) -> Path:
+    """data/<stage>/<filename>, once it is there (plain or encrypted): else which notebook writes it."""
+    from utils.core import crypto
+
+    path = data_dir(stage) / filename
     if crypto.plain_or_encrypted(path) is None:
         raise FileNotFoundError(f"{path} is missing: run notebook {made_by} first "
                                 "(or `beauty report --only ...` up to it)")
-    return pd.read_parquet(crypto.for_reading(path))
+    return path
 
 
 def one_openmp_thread():
