@@ -60,7 +60,7 @@ test: $(ENV_READY) ## run all tests: unit, pipeline and the notebooks (nbval, sm
 test-fast: $(ENV_READY) ## run the unit tests only (no notebook execution)
 	$(PY) -m pytest tests -m "not slow"
 
-benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 conversion (20M rows)
+benchmark-data: $(ENV_READY) ## time the simulator (1M events) and the REES46 conversion (20M rows) against pandas.read_csv
 	$(PY) -m utils benchmark data --rows 20000000
 
 benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and training speed per model

@@ -350,3 +350,28 @@ def test_to_dict_is_json_and_agrees_with_the_summary(tmp_path):
     text = report.summary()
     for part in ("2019-Dec.csv", "list.txt", "2019-11: 1", "2019-12: 1", REASONS[v.BAD_PRICE]):
         assert part in text
+
+
+def test_reading_ahead_keeps_the_order_and_raises_what_the_reader_raised():
+    def blocks():
+        yield from range(5)
+        raise ValidationError("line 7 is damaged")
+
+    seen = []
+    with pytest.raises(ValidationError, match="line 7"):
+        for item in rees46._read_ahead(blocks()):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_the_data_benchmark_writes_its_figures_side_by_side(tmp_path):
+    out = tmp_path / "benchmark_data.json"
+    result = rees46.benchmark_rees46(3000, out)
+    assert json.loads(out.read_text()) == result
+    assert result["rows"] >= 3000
+    for name in ("convert_s", "pandas_read_csv_s", "pyarrow_read_csv_s", "convert_peak_mib",
+                 "pandas_peak_mib", "pyarrow_peak_mib"):
+        assert result[name] > 0, name
+    assert result["convert_faster_than_pandas"] == (result["convert_s"] <= result["pandas_read_csv_s"])
+    assert result["convert_memory_share_of_pandas"] == pytest.approx(
+        result["convert_peak_mib"] / result["pandas_peak_mib"], abs=1e-3)

@@ -336,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     kind = kinds.add_parser("data", help="simulator events/s; REES46 CSV -> Parquet vs pandas.read_csv",
                             description="Time the simulator (python -m utils.data.simulate "
                             "--benchmark) and the REES46 conversion against pandas.read_csv on "
-                            "generated CSVs (python -m utils.data.rees46 --benchmark-rees46).")
+                            "generated CSVs (python -m utils.data.rees46 --benchmark-rees46), each "
+                            "in its own process, and write the conversion's figures to "
+                            "reports/metrics/benchmark_data.json.")
     kind.add_argument("--events", type=int, default=1_000_000, help="simulated events (default 1M)")
     kind.add_argument("--rows", type=int, default=20_000_000, help="generated CSV rows (default 20M)")
     kind = kinds.add_parser("study", help="run notebooks 04-06 and print their times and each "

@@ -3,7 +3,8 @@
 ``convert_rees46`` validates every row (``utils.data.validate``), drops exact duplicates, and
 accounts for every row read; ``load_rees46_events`` reads the result back.
 ``python -m utils.data.rees46 --benchmark-rees46 --rows 20000000`` times the conversion on a
-generated CSV of that size against a plain ``pandas.read_csv``.
+generated CSV of that size against a plain ``pandas.read_csv`` and writes the figures to
+reports/metrics/benchmark_data.json.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import tempfile
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +33,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from utils.core import config, crypto
-from utils.core.files import atomic_path, replace_dir
+from utils.core.files import atomic_path, replace_dir, write_json_atomic
 from utils.data.schema import COLUMNS, EVENT_TYPES, SCHEMA, ValidationError
 from utils.data.sources import _REES46_KAGGLE
 from utils.data.validate import (
@@ -43,6 +46,7 @@ from utils.data.validate import (
     csv_form,
     read_events_csv,
     resolve_window,
+    row_hashes,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +196,18 @@ def _rows_written(folder: Path) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _read_ahead(items: Iterator) -> Iterator:
+    """Yield from ``items`` while a second thread already computes the next one. Arrow's CSV
+    parser and compute kernels release the GIL, so reading and checking block i+1 runs on the
+    second core while block i is deduplicated and written."""
+    done = object()
+    with ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(next, items, done)
+        while (item := ahead.result()) is not done:
+            ahead = pool.submit(next, items, done)
+            yield item
+
+
 def convert_rees46(
     source: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
@@ -252,22 +268,23 @@ def convert_rees46(
         # the quarantine file replaces an earlier one once the events are in place
         with atomic_path(quarantine_path) as tmp_quarantine:
             with pq.ParquetWriter(tmp_quarantine, QUARANTINE_SCHEMA) as quarantine_writer:
-                for f in files:
-                    for batch, quarantine in read_events_csv(f, block_size, window):
-                        keep = dedup.first_seen(batch)
-                        kept = int(keep.sum())
-                        rows_in[f] += batch.num_rows + len(quarantine)
-                        report.rows_read += batch.num_rows
-                        report.rows_kept += kept
-                        report.duplicates_removed += batch.num_rows - kept
-                        if kept:
-                            clean = (batch if kept == batch.num_rows
-                                     else batch.filter(pa.array(keep)))
-                            _write_by_month(clean, tmp_dir / "events", writers)
-                        if len(quarantine):
-                            report.add_quarantine(quarantine["reason"])
-                            quarantine_writer.write_table(pa.Table.from_pandas(
-                                quarantine, schema=QUARANTINE_SCHEMA, preserve_index=False))
+                blocks = ((f, batch, quarantine, row_hashes(batch)) for f in files
+                          for batch, quarantine in read_events_csv(f, block_size, window))
+                for f, batch, quarantine, hashes in _read_ahead(blocks):
+                    keep = dedup.first_seen(batch, hashes)
+                    kept = int(keep.sum())
+                    rows_in[f] += batch.num_rows + len(quarantine)
+                    report.rows_read += batch.num_rows
+                    report.rows_kept += kept
+                    report.duplicates_removed += batch.num_rows - kept
+                    if kept:
+                        clean = (batch if kept == batch.num_rows
+                                 else batch.filter(pa.array(keep)))
+                        _write_by_month(clean, tmp_dir / "events", writers)
+                    if len(quarantine):
+                        report.add_quarantine(quarantine["reason"])
+                        quarantine_writer.write_table(pa.Table.from_pandas(
+                            quarantine, schema=QUARANTINE_SCHEMA, preserve_index=False))
             for writer in writers.values():
                 writer.close()
             report.rows_by_month = _rows_written(tmp_dir / "events")
@@ -384,24 +401,45 @@ def write_fake_rees46(folder: Path, rows: int, seed: int = 0, chunk: int = 1_000
     return written
 
 
+BENCH_TASKS = {  # what each side of the benchmark runs, by its name in benchmark_data.json
+    "convert": "convert_rees46 (checks, quarantine, deduplication, Parquet by month)",
+    "pandas_read_csv": "pandas.read_csv of each file, default options (no checks, nothing written)",
+    "pyarrow_read_csv": "pyarrow.csv.read_csv of each file, two threads, every column a string "
+                        "(the parser convert_rees46 streams through, alone)",
+}
+
+
 def _bench_child(task: str, folder: str) -> None:
     """Run one side of the benchmark and print JSON (own process, so peak RSS is its own)."""
     import resource
 
     started = time.perf_counter()
+    files = rees46_files(Path(folder) / "csv")
     if task == "convert":
         report = convert_rees46(Path(folder) / "csv", Path(folder) / "parquet")
         rows, extra = report.rows_read, {"report": str(report)}
+    elif task == "pandas_read_csv":
+        rows, extra = sum(len(pd.read_csv(f)) for f in files), {}
     else:
-        frames = [pd.read_csv(f) for f in rees46_files(Path(folder) / "csv")]
-        rows, extra = sum(len(f) for f in frames), {}
+        options = pcsv.ConvertOptions(column_types=dict.fromkeys(COLUMNS, pa.string()))
+        parse = pcsv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip")
+        rows = sum(pcsv.read_csv(f, parse_options=parse, convert_options=options).num_rows
+                   for f in files)
+        extra = {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started,
-                      "peak_rss_mb": peak, **extra}))
+                      "peak_mib": peak, **extra}))
 
 
-def benchmark_rees46(rows: int) -> None:
+def benchmark_rees46(rows: int, out: str | os.PathLike | None = None) -> dict:
+    """Time convert_rees46 against pandas.read_csv (and Arrow's parser alone) on ``rows``
+    generated events, each in its own process, one after the other; print the figures and write
+    them to ``out`` (default reports/metrics/benchmark_data.json). Returns what was written."""
+    out = Path(out) if out is not None else config.reports_dir("metrics") / "benchmark_data.json"
     folder = Path(tempfile.mkdtemp(prefix="rees46-bench-"))
+    result = {"command": f"python -m utils.data.rees46 --benchmark-rees46 --rows {rows}",
+              "load_average_1min_before": round(os.getloadavg()[0], 2),
+              "cpus": os.cpu_count(), "tasks": BENCH_TASKS}
     try:
         (folder / "csv").mkdir()
         started = time.perf_counter()
@@ -410,20 +448,33 @@ def benchmark_rees46(rows: int) -> None:
         print(f"generated {written['rows']:,} rows ({written['bad']} damaged lines) in "
               f"{len(written['files'])} files, {size:,.0f} MiB, in "
               f"{time.perf_counter() - started:.1f} s")
-        for task, label in (("convert", "convert_rees46"), ("read_csv", "pandas.read_csv")):
-            result = subprocess.run(
+        result.update(rows=written["rows"], csv_mib=round(size, 1))
+        for task in BENCH_TASKS:
+            done = subprocess.run(
                 [sys.executable, "-m", "utils.data.rees46", "--bench-child", task, str(folder)],
                 capture_output=True, text=True, cwd=config.PROJECT_ROOT)
-            if result.returncode:
-                raise RuntimeError(f"the {label} run failed:\n{result.stderr}")
-            out = json.loads(result.stdout.strip().splitlines()[-1])
-            if "report" in out:
-                print(out["report"])
-            print(f"{label:>16}: {out['rows']:>12,} rows  {out['seconds']:7.1f} s  "
-                  f"{out['rows'] / out['seconds']:>11,.0f} rows/s  peak RSS "
-                  f"{out['peak_rss_mb']:,.0f} MiB")
+            if done.returncode:
+                raise RuntimeError(f"the {task} run failed:\n{done.stderr}")
+            timed = json.loads(done.stdout.strip().splitlines()[-1])
+            if "report" in timed:
+                print(timed["report"])
+            print(f"{task:>17}: {timed['rows']:>12,} rows  {timed['seconds']:7.1f} s  "
+                  f"{timed['rows'] / timed['seconds']:>11,.0f} rows/s  peak RSS "
+                  f"{timed['peak_mib']:,.0f} MiB")
+            result[f"{task}_s"] = round(timed["seconds"], 2)  # convert_s, pandas_read_csv_s, ...
+            result[f"{task.split('_')[0]}_peak_mib"] = round(timed["peak_mib"], 1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    result["convert_faster_than_pandas"] = result["convert_s"] <= result["pandas_read_csv_s"]
+    result["convert_memory_share_of_pandas"] = round(
+        result["convert_peak_mib"] / result["pandas_peak_mib"], 3)
+    print(f"convert_rees46 takes {result['convert_s'] / result['pandas_read_csv_s']:.2f} times the "
+          f"time of pandas.read_csv, at {result['convert_memory_share_of_pandas']:.0%} of its "
+          f"peak memory; Arrow's parser alone takes "
+          f"{result['pyarrow_read_csv_s'] / result['pandas_read_csv_s']:.2f} times pandas' time")
+    write_json_atomic(out, result)
+    print(f"wrote {out}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -432,13 +483,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--benchmark-rees46", action="store_true",
                         help="time convert_rees46 against pandas.read_csv on generated data")
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows to generate")
+    parser.add_argument("--out", help="JSON file for the figures (default "
+                        "reports/metrics/benchmark_data.json)")
     parser.add_argument("--bench-child", nargs=2, metavar=("TASK", "FOLDER"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bench_child:
         _bench_child(*args.bench_child)
     elif args.benchmark_rees46:
-        benchmark_rees46(args.rows)
+        benchmark_rees46(args.rows, args.out)
     else:
         parser.print_help()
 

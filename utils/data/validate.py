@@ -373,9 +373,10 @@ class Deduplicator:
     def __init__(self) -> None:
         self.seen: dict[int, np.ndarray] = {}
 
-    def first_seen(self, batch: pa.RecordBatch) -> np.ndarray:
-        """Boolean mask of the rows of ``batch`` not seen before (in this or earlier batches)."""
-        hashes = row_hashes(batch)
+    def first_seen(self, batch: pa.RecordBatch, hashes: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask of the rows of ``batch`` not seen before (in this or earlier batches).
+        ``hashes``: its row_hashes, if already computed (on another thread)."""
+        hashes = row_hashes(batch) if hashes is None else hashes
         days = batch.column("event_time").view(pa.int64()).to_numpy() // 86_400
         keep = np.zeros(len(hashes), dtype=bool)
         order = np.argsort(days, kind="stable")
