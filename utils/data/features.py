@@ -30,10 +30,49 @@ EVENT_INPUTS = ("event_time", "event_type", "product_id", "category_id", "brand"
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
 
-def _vocabulary(values: pd.Series, min_count: int) -> dict:
-    counts = values.dropna().value_counts()
+def _vocabulary(counts: pd.Series, min_count: int) -> dict:
     kept = sorted(counts[counts >= min_count].index.tolist(), key=str)
     return {value: i + 2 for i, value in enumerate(kept)}  # 0 padding, 1 unknown or missing
+
+
+def encoder_statistics(train_inputs: pd.DataFrame) -> dict:
+    """What ``SequenceEncoder.fit`` learns from training input events, as sums that add up over
+    parts of the log: counts of each category and brand, and for log_price and log_gap the
+    count, mean and sum of squared deviations (``combine_statistics``)."""
+    train_inputs = _event_inputs(train_inputs)
+    raw = _event_columns(train_inputs)
+    return {"category": train_inputs["category_id"].dropna().value_counts(),
+            "brand": train_inputs["brand"].astype("string").dropna().value_counts(),
+            "moments": {name: moments(raw[name].to_numpy(float)) for name in ("log_price", "log_gap")}}
+
+
+def combine_statistics(parts: list[dict]) -> dict:
+    """The encoder_statistics of the parts of a log together, in the order given (Chan et al.'s
+    pairwise update for the moments), so any engine that combines them in one order agrees."""
+    total = {"category": pd.Series(dtype="int64"), "brand": pd.Series(dtype="int64"), "moments": {}}
+    for part in parts:
+        for name in ("category", "brand"):
+            total[name] = total[name].add(part[name], fill_value=0).astype("int64")
+        for name, moments in part["moments"].items():
+            total["moments"][name] = combine_moments(total["moments"].get(name, (0, 0.0, 0.0)), moments)
+    return total
+
+
+def moments(values: np.ndarray) -> tuple[int, float, float]:
+    """(count, mean, sum of squared deviations) of ``values``, per column of a 2-D array."""
+    values = np.asarray(values, float)
+    mean = values.mean(0) if len(values) else np.zeros(values.shape[1:])
+    return len(values), mean, ((values - mean) ** 2).sum(0)
+
+
+def combine_moments(a: tuple, b: tuple) -> tuple:
+    """The ``moments`` of two parts together (Chan et al.'s pairwise update)."""
+    (n_a, mean_a, m2_a), (n_b, mean_b, m2_b) = a, b
+    n = n_a + n_b
+    if n == 0:
+        return a
+    delta = mean_b - mean_a
+    return n, mean_a + delta * n_b / n, m2_a + m2_b + delta ** 2 * n_a * n_b / n
 
 
 def _event_inputs(inputs: pd.DataFrame) -> pd.DataFrame:
@@ -77,15 +116,18 @@ class SequenceEncoder:
     product_sentiment: dict = field(default_factory=dict)
 
     def fit(self, train_inputs: pd.DataFrame, product_sentiment: dict | None = None) -> SequenceEncoder:
-        train_inputs = _event_inputs(train_inputs)
-        self.categories = _vocabulary(train_inputs["category_id"], self.min_count)
-        self.brands = _vocabulary(train_inputs["brand"].astype("string"), self.min_count)
-        self.top_categories = _most_common(train_inputs["category_id"], self.n_top, self.categories)
-        self.top_brands = _most_common(train_inputs["brand"].astype("string"), self.n_top, self.brands)
-        raw = _event_columns(train_inputs)
-        for name in ("log_price", "log_gap"):
-            std = float(raw[name].std())
-            self.means[name] = float(raw[name].mean())
+        return self.fit_statistics(encoder_statistics(train_inputs), product_sentiment)
+
+    def fit_statistics(self, statistics: dict, product_sentiment: dict | None = None) -> SequenceEncoder:
+        """Fit from ``encoder_statistics`` of the training inputs (of parts of them, combined
+        with ``combine_statistics``): the same encoder as ``fit`` on all of them at once."""
+        self.categories = _vocabulary(statistics["category"], self.min_count)
+        self.brands = _vocabulary(statistics["brand"], self.min_count)
+        self.top_categories = _most_common(statistics["category"], self.n_top, self.categories)
+        self.top_brands = _most_common(statistics["brand"], self.n_top, self.brands)
+        for name, (n, mean, m2) in statistics["moments"].items():
+            std = float(np.sqrt(m2 / (n - 1))) if n > 1 else np.nan  # pandas' std: 1 degree of freedom
+            self.means[name] = float(mean) if n else np.nan
             self.stds[name] = std if np.isfinite(std) and std > 0 else 1.0
         self.product_sentiment = {int(k): float(v) for k, v in (product_sentiment or {}).items()}
         return self
@@ -152,9 +194,9 @@ class SequenceEncoder:
         return encoder
 
 
-def _most_common(values: pd.Series, n: int, vocabulary: dict) -> list:
-    """The ``n`` most frequent values that have a code in ``vocabulary`` (ties by name)."""
-    counts = values.dropna().value_counts()
+def _most_common(counts: pd.Series, n: int, vocabulary: dict) -> list:
+    """The ``n`` most frequent values (``counts``: value -> count) that have a code in
+    ``vocabulary`` (ties by name)."""
     counts = counts[counts.index.isin(list(vocabulary))]
     ranked = sorted(counts.index.tolist(), key=lambda v: (-counts[v], str(v)))
     return ranked[:n]

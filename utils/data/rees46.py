@@ -403,10 +403,39 @@ def write_fake_rees46(folder: Path, rows: int, seed: int = 0, chunk: int = 1_000
 
 BENCH_TASKS = {  # what each side of the benchmark runs, by its name in benchmark_data.json
     "convert": "convert_rees46 (checks, quarantine, deduplication, Parquet by month)",
-    "pandas_read_csv": "pandas.read_csv of each file, default options (no checks, nothing written)",
+    "pandas_read_csv": "pandas.read_csv of each file, default options, all held in memory (no "
+                       "checks, nothing written)",
     "pyarrow_read_csv": "pyarrow.csv.read_csv of each file, two threads, every column a string "
                         "(the parser convert_rees46 streams through, alone)",
 }
+
+
+def write_rees46_csv(events: pd.DataFrame, folder: str | os.PathLike, chunk: int = 1_000_000) -> list[Path]:
+    """Write an event log (the simulator's, say) as monthly CSVs in REES46's exact format
+    (2019-Oct.csv, ...; times as "2019-10-01 00:00:00 UTC"), so that it goes through the same
+    conversion as the real files. Returns the files written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = pcsv.WriteOptions(include_header=False, quoting_style="none")
+    times = events["event_time"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+    month = times.astype("datetime64[M]")
+    written = []
+    for name in np.unique(month):
+        rows = np.flatnonzero(month == name)
+        path = folder / f"{pd.Timestamp(name):%Y-%b}.csv"
+        with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:
+            sink.write((",".join(COLUMNS) + "\n").encode())
+            for start in range(0, len(rows), chunk):
+                part = events.iloc[rows[start:start + chunk]]
+                stamp = pa.array(times[rows[start:start + chunk]], pa.timestamp("s"))
+                table = pa.table({
+                    "event_time": pc.strftime(stamp, format="%Y-%m-%d %H:%M:%S UTC"),
+                    **{c: pa.array(part[c].astype("string") if c in ("event_type", "category_code",
+                                                                      "brand", "user_session")
+                                   else part[c]) for c in COLUMNS[1:]}})
+                pcsv.write_csv(table, sink, options)
+        written.append(path)
+    return written
 
 
 def _bench_child(task: str, folder: str) -> None:
@@ -418,8 +447,9 @@ def _bench_child(task: str, folder: str) -> None:
     if task == "convert":
         report = convert_rees46(Path(folder) / "csv", Path(folder) / "parquet")
         rows, extra = report.rows_read, {"report": str(report)}
-    elif task == "pandas_read_csv":
-        rows, extra = sum(len(pd.read_csv(f)) for f in files), {}
+    elif task == "pandas_read_csv":  # all files in memory, as a notebook would hold them
+        frames = [pd.read_csv(f) for f in files]
+        rows, extra = sum(len(frame) for frame in frames), {}
     else:
         options = pcsv.ConvertOptions(column_types=dict.fromkeys(COLUMNS, pa.string()))
         parse = pcsv.ParseOptions(quote_char=False, invalid_row_handler=lambda row: "skip")
