@@ -1,6 +1,8 @@
 """Next-item recommendation: the metric formula, the split, history exclusion, the loss masking,
 the baselines, a tiny training run, the model notebook 07 shows being the one that is trained,
-and the same code on a file the project has never seen."""
+the same code on a file the project has never seen, the S3-Rec file reader and its errors, the
+epoch budget with early stopping, SASRec, session-parallel batches, the paired bootstrap and the
+benchmark command on an unseen file."""
 
 import inspect
 import json
@@ -318,3 +320,268 @@ def test_resume_keeps_runs_of_the_same_settings_only(tmp_path):
     assert recommend.previous_runs(path, {"seeds": 3}) == [{"model": "GRU", "seed": 0}]
     with pytest.raises(ValueError, match="other settings.*without --resume"):
         recommend.previous_runs(path, {"seeds": 5})
+
+
+# --- any dataset: the file reader -----------------------------------------------------------
+
+
+def write_s3rec(path, sequences: dict) -> str:
+    path.write_text("".join(f"{user} {' '.join(map(str, items))}\n" for user, items in sequences.items()))
+    return str(path)
+
+
+def cycle_sequences(n_users=60, n_items=20, length=(4, 9), seed=0, offset=1000):
+    """Shoppers walking a fixed cycle of items from random starts: the next item is determined
+    by the last one."""
+    rng = np.random.default_rng(seed)
+    cycle = rng.permutation(n_items) + offset
+    return {user: [int(cycle[(start + t) % n_items]) for t in range(int(rng.integers(*length)))]
+            for user, start in enumerate(rng.integers(0, n_items, n_users), 1)}
+
+
+def test_read_sequences_reads_any_file_in_the_s3rec_format(tmp_path):
+    path = write_s3rec(tmp_path / "Toys.txt", {7: [5, 3, 9], 2: [1, 1, 4, 8]})
+    assert recommend.read_sequences(path) == {7: [5, 3, 9], 2: [1, 1, 4, 8]}
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("1 10 11 12\n2 10 x 12\n", 2, "'x' is not a non-negative integer id"),
+    ("1 10 11 12\n2 10 -3 12\n", 2, "'-3' is not a non-negative integer id"),
+    ("1 10 11 12\n\n3 10 11\n", 3, "user 3 has 2 item\\(s\\); every line needs at least 3"),
+    ("1 10 11 12\n1 13 14 15\n", 2, "user 1 already has line 1"),
+    ("1 10 11 12\n2\n", 2, "no item ids"),
+])
+def test_a_bad_sequence_file_is_refused_naming_the_file_and_line(tmp_path, text, line, message):
+    path = tmp_path / "shop.txt"
+    path.write_text(text)
+    with pytest.raises(ValidationError, match=rf"shop.txt, line {line}: {message}"):
+        recommend.read_sequences(path)
+
+
+def test_an_empty_or_missing_sequence_file_is_refused(tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ValidationError, match="empty.txt: no shopper"):
+        recommend.read_sequences(tmp_path / "empty.txt")
+    with pytest.raises(FileNotFoundError, match="absent.txt does not exist.*S3-Rec format"):
+        recommend.read_sequences(tmp_path / "absent.txt")
+
+
+def test_the_benchmark_command_names_the_bad_line_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "shop.txt"
+    path.write_text("1 10 11 12\n2 10 11\n")
+    assert recommend.main(["--benchmark", "--dataset", str(path), "--out", str(tmp_path / "o.json")]) == 2
+    assert "shop.txt, line 2: user 2 has 2 item(s)" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
+
+
+# --- budgets that load cannot change --------------------------------------------------------
+
+
+def test_early_stopping_stops_on_patience_and_restores_the_best_epoch(monkeypatch):
+    split = recommend.leave_one_out(cycle_sequences())
+    scripted = iter([0.1, 0.3, 0.2, 0.25, 0.3, 0.9, 0.9])  # best at epoch 2; 0.3 again is no gain
+    weights_seen = []
+
+    def scripted_evaluate(scorer, split, stage="valid", batch_size=2048):
+        assert stage == "valid"  # training never reads the test targets
+        weights_seen.append(scorer.model.get_weights())
+        return {"NDCG@10": next(scripted)}
+
+    monkeypatch.setattr(recommend, "evaluate", scripted_evaluate)
+    result = recommend.train_recommender(split, cell="gru", dim=8, batch_size=16, epochs=10,
+                                         patience=3)
+    assert len(result.history) == 5 and result.stopped_early  # epochs 3, 4 and 5 without a gain
+    assert result.best_epoch == 2
+    kept = result.model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(kept, weights_seen[1], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(kept, weights_seen[-1], strict=True))
+
+
+def test_the_epoch_budget_does_not_depend_on_time(monkeypatch):
+    split = recommend.leave_one_out(cycle_sequences())
+    kwargs = dict(cell="gru", dim=8, batch_size=16, epochs=3, patience=10, seed=1)
+    idle = recommend.train_recommender(split, **kwargs)
+    clock = iter(range(0, 10**9, 10**6))  # every reading of the clock is 11 days later
+    monkeypatch.setattr(recommend.time, "perf_counter", lambda: float(next(clock)))
+    busy = recommend.train_recommender(split, **kwargs)
+    assert len(busy.history) == len(idle.history) == 3 and not busy.stopped_early
+    assert busy.history[-1]["seconds"] >= 10**6  # the time is recorded ...
+    for a, b in zip(idle.history, busy.history, strict=True):  # ... and changes nothing else
+        assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
+            {k: v for k, v in b.items() if k != "seconds"}, rel=1e-4)
+    for function in (recommend.train_recommender, recommend.run_benchmark):
+        assert not [p for p in inspect.signature(function).parameters if "budget" in p or "time" in p]
+
+
+# --- SASRec ---------------------------------------------------------------------------------
+
+
+def test_sasrec_is_causal_and_ignores_the_padding():
+    model = recommender.build_sasrec(n_items=12, dim=8, dropout=0.0, max_len=6, blocks=2)
+    items = np.array([[0, 0, 3, 5, 7, 2], [0, 0, 0, 0, 4, 9]], dtype=np.int32)
+    scores = model(items).numpy()
+    changed = items.copy()
+    changed[:, 4] = [11, 1]  # a later item changes ...
+    after = model(changed).numpy()
+    assert np.allclose(after[:, :4], scores[:, :4], atol=1e-6)  # ... nothing before it
+    assert not np.allclose(after[:, 4:], scores[:, 4:], atol=1e-4)  # ... but its own position on
+    # less padding in front changes nothing at the real positions: positions count from the end
+    assert np.allclose(model(items[:, -4:]).numpy()[0], scores[0, -4:], atol=1e-5)
+    # the scorer gives the model's scores after the last item
+    scorer = recommend.NextItemScorer(model, max_len=6)
+    assert np.allclose(scorer.score([np.array([3, 5, 7, 2])])[0], scores[0, -1], atol=1e-5)
+
+
+def test_sasrec_learns_a_deterministic_next_item_task():
+    split = recommend.leave_one_out(cycle_sequences(n_users=300, n_items=30, length=(6, 10)))
+    result = recommend.train_recommender(split, cell="sasrec", dim=16, dropout=0.0, max_len=10,
+                                         learning_rate=0.01, batch_size=32, epochs=8, patience=8)
+    assert any(layer.name == "attention_0" for layer in result.model.layers)
+    sasrec = recommend.evaluate(result.scorer, split, "test")
+    popular = recommend.evaluate(recommend.MostPopular().fit(split), split, "test")
+    assert sasrec["NDCG@10"] > popular["NDCG@10"] + 0.3 and sasrec["HR@10"] > 0.8
+
+
+# --- session-parallel mini-batches ----------------------------------------------------------
+
+
+def test_session_parallel_batches_cover_every_transition_once():
+    rng = np.random.default_rng(0)
+    # globally distinct items, so that every transition is a distinct pair
+    sequences = [np.arange(int(n)) + 100 * k for k, n in enumerate(rng.integers(1, 9, 40))]
+    expected = sorted((int(a), int(b)) for s in sequences for a, b in zip(s[:-1], s[1:], strict=True))
+    for seed in (0, 1):
+        items, targets, reset = recommend.session_parallel_batches(sequences, lanes=6, seed=seed)
+        assert items.shape == targets.shape == reset.shape and items.shape[1] == 6
+        real = targets > 0
+        assert sorted(zip(items[real].tolist(), targets[real].tolist(), strict=True)) == expected
+        assert (items[~real] == 0).all()
+        # a lane reads one sequence after another: within a sequence the target is the next input,
+        # and every sequence with a transition starts exactly once, with a reset
+        continues = real[:-1] & real[1:] & ~reset[1:]
+        assert (items[1:][continues] == targets[:-1][continues]).all()
+        assert reset.sum() == sum(len(s) > 1 for s in sequences)
+        assert (real[reset]).all()
+    # fewer sequences than lanes: one lane each
+    items, _, _ = recommend.session_parallel_batches([np.array([1, 2, 3])], lanes=8)
+    assert items.shape == (2, 1)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_session_parallel_training_runs_and_needs_a_recurrent_model(cell):
+    split = recommend.leave_one_out(cycle_sequences())
+    result = recommend.train_recommender(split, cell=cell, dim=8, batch_size=8, epochs=1,
+                                         batching="session_parallel")
+    assert len(result.history) == 1 and np.isfinite(result.history[0]["loss"])
+    if cell == "gru":
+        with pytest.raises(ValueError, match="session-parallel batches need a recurrent model"):
+            recommend.train_recommender(split, cell="sasrec", dim=8, epochs=1,
+                                        batching="session_parallel")
+
+
+# --- paired intervals and the benchmark -----------------------------------------------------
+
+
+def test_the_paired_bootstrap_interval_covers_the_true_difference():
+    # per-user values of two models that share most of their noise: a is b plus 0.05 on average
+    rng = np.random.default_rng(0)
+    covered, widths = 0, []
+    for trial in range(60):
+        b = rng.random(800)
+        a = b + rng.normal(0.05, 0.2, 800)
+        d = recommend.paired_bootstrap(a, b, n_boot=2000, seed=trial)
+        covered += d["ci_low"] <= 0.05 <= d["ci_high"]
+        widths.append(d["ci_high"] - d["ci_low"])
+        assert d["ci_low"] < d["difference"] < d["ci_high"]
+    assert covered >= 51  # about 95% of 60
+    # the width of a paired interval: 2 x 1.96 x 0.2 / sqrt(800), not that of the unpaired values
+    assert np.mean(widths) == pytest.approx(2 * 1.96 * 0.2 / np.sqrt(800), rel=0.1)
+    same = recommend.paired_bootstrap(b, b, n_boot=100)
+    assert same["difference"] == same["ci_low"] == same["ci_high"] == 0 and same["p_not_better"] == 1
+
+
+def test_the_best_recurrent_reference_is_chosen_on_validation_and_seeds_are_averaged():
+    def run(model, valid, ranks):
+        return {"model": model, "valid": {"NDCG@10": valid}, "test_ranks": np.array(ranks)}
+
+    runs = [run("Markov", 0.1, [5, 5, 5, 5]),
+            run("GRU", 0.3, [0, 0, 50, 50]), run("GRU", 0.3, [50, 50, 0, 0]),  # better on validation
+            run("LSTM", 0.2, [0, 0, 0, 0])]  # better on test: it is not the reference
+    paired = recommend.paired_comparisons(runs, n_boot=200)
+    assert paired["references"] == {"markov": "Markov", "best_recurrent": "GRU"}
+    gru = paired["vs_markov"]["GRU"]["HR@10"]
+    assert gru["difference"] == pytest.approx(-0.5)  # each shopper hit in one of two seeds
+    assert gru["ci_low"] == gru["ci_high"] == pytest.approx(-0.5)
+    assert paired["vs_best_recurrent"]["LSTM"]["HR@10"]["difference"] == pytest.approx(0.5)
+    assert "GRU" not in paired["vs_best_recurrent"]
+
+
+def test_the_search_draws_the_same_configurations_for_every_model():
+    configs = recommend.search_configs(5)
+    assert configs == recommend.search_configs(5) and len(configs) == 5
+    assert configs[0] == recommend.RECIPE
+    searched = [tuple(c[k] for k in recommend.SEARCH_SPACE) for c in configs]
+    assert len(set(searched)) == 5
+    assert all(c[k] in recommend.SEARCH_SPACE[k] for c in configs for k in recommend.SEARCH_SPACE)
+
+
+def test_published_results_come_from_a_file_beside_the_dataset_or_the_beauty_table(tmp_path):
+    beauty = recommend.published_results()
+    assert beauty["SASRec"]["NDCG@10"] == 0.0318 and beauty["BSARec"]["NDCG@10"] == 0.0611
+    assert all(row["source"] for row in beauty.values())
+    dataset = write_s3rec(tmp_path / "Toys.txt", {1: [1, 2, 3]})
+    assert recommend.published_results(dataset) == {}
+    (tmp_path / "Toys.published.json").write_text(json.dumps(
+        {"SASRec": {"HR@10": 0.05, "NDCG@10": None, "source": "a paper"}}))
+    assert recommend.published_results(dataset)["SASRec"]["NDCG@10"] is None
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"SASRec": {"NDCG@10": 3.2}}))
+    with pytest.raises(ValidationError, match="bad.json: 'SASRec' has NDCG@10=3.2"):
+        recommend.published_results(dataset, bad)
+
+
+def test_benchmark_recsys_on_an_unseen_file_writes_the_promised_json(tmp_path, monkeypatch, capsys):
+    from utils import cli
+
+    monkeypatch.setenv("BEAUTY_WORKDIR", str(tmp_path / "work"))
+    dataset = write_s3rec(tmp_path / "Toys.txt", cycle_sequences(n_users=40, n_items=15))
+    (tmp_path / "Toys.published.json").write_text(json.dumps(
+        {"SomeRec": {"HR@10": 0.5, "NDCG@10": None, "source": "a paper"}}))
+    out = tmp_path / "toys.json"
+    status = cli.main(["benchmark", "recsys", "--dataset", dataset, "--seeds", "2", "--models",
+                       "GRU,SASRec,Markov,MostPopular", "--epochs", "1", "--search", "2", "--out", str(out)])
+    assert status == 0
+    recorded = json.loads(out.read_text())
+    assert set(recorded["summary"]) == {"GRU", "SASRec", "Markov", "MostPopular"}
+    for name in ("GRU", "SASRec"):
+        row = recorded["summary"][name]
+        for key in ("HR@10", "NDCG@10", "MRR", "epochs", "best_epoch", "seconds"):
+            assert set(row[key]) == {"mean", "std"}, (name, key)
+        assert row["n_runs"] == 2 and row["epochs"]["mean"] == 1
+    assert recorded["paired"]["references"] == {"markov": "Markov", "best_recurrent": "GRU"}
+    interval = recorded["paired"]["vs_markov"]["SASRec"]["NDCG@10"]
+    assert interval["ci_low"] <= interval["difference"] <= interval["ci_high"]
+    assert recorded["paired"]["n_bootstrap"] == 2000
+    settings = recorded["settings"]
+    assert settings["seeds"] == 2 and settings["max_epochs"] == 1 and len(settings["search"]) == 2
+    assert settings["dataset"] == dataset
+    assert recorded["published"] == {"SomeRec": {"HR@10": 0.5, "NDCG@10": None, "source": "a paper"}}
+    # test targets are read once per model and seed, only for the configuration the search chose
+    tested = [r for r in recorded["runs"] if r["stage"] == "test" and r["seed"] is not None]
+    searched = [r for r in recorded["runs"] if r["stage"] == "search"]
+    assert len(tested) == 4 and len(searched) == 4 and all("test" not in r for r in searched)
+    for run in tested:
+        best = max((r for r in searched if r["model"] == run["model"]),
+                   key=lambda r: r["valid_NDCG@10"])
+        assert run["config"] == best["config"]
+
+
+def test_the_recsys_benchmark_command_passes_its_options_with_absolute_paths(tmp_path, monkeypatch):
+    from utils.report import benchmarks
+
+    monkeypatch.chdir(tmp_path)  # the command runs in the project folder, not here
+    command = benchmarks.commands("recsys", seeds=2, dataset="Toys.txt", models="GRU,Markov",
+                                  search=None, out="t.json")[0]
+    assert command == ["-m", "utils.tasks.recommend", "--benchmark", "--seeds", "2", "--dataset",
+                       str(tmp_path / "Toys.txt"), "--models", "GRU,Markov", "--out",
+                       str(tmp_path / "t.json")]

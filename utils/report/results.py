@@ -165,8 +165,11 @@ def recsys_section(reports: Path) -> list[str]:
     rows = [[name, spread(row["HR@10"]), spread(row["NDCG@10"]),
              " / ".join(str(e) for e in row["epochs_per_seed"] if e is not None),
              f"{row['train_s']:.0f}"] for name, row in recorded["summary"].items()]
-    rows += [[f"{name} (published)", f"{v['HR@10']:.4f}", f"{v['NDCG@10']:.4f}", "", ""]
-             for name, v in recorded.get("published_s3rec", {}).items()]
+    def quoted(value):  # a published file may keep a place for a figure not yet known
+        return "n/a" if value is None else f"{value:.4f}"
+
+    rows += [[f"{name} (published)", quoted(v.get("HR@10")), quoted(v.get("NDCG@10")), "", ""]
+             for name, v in recorded.get("published", recorded.get("published_s3rec", {})).items()]
     return ["## Benchmark: next-item recommendation", "",
             f"`{recorded['command']}` on {recorded['dataset']}; {recorded['protocol']}; commit "
             f"{recorded['git_commit']}. Test metrics, mean ± std over seeds.", "",

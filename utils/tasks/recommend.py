@@ -1,5 +1,5 @@
-"""Next-item recommendation: the leave-one-out split, all-item ranking metrics, two baselines
-and recurrent recommenders (GRU, LSTM, SimpleRNN).
+"""Next-item recommendation: the leave-one-out split, all-item ranking metrics, two baselines,
+recurrent recommenders (GRU, LSTM, SimpleRNN) and a SASRec-style self-attention recommender.
 
 The protocol is the one of docs/DESIGN.md#next-item-recommendation and of the published Amazon
 Beauty tables:
@@ -14,24 +14,31 @@ Beauty tables:
   HR@k = share of users with rank < k, NDCG@k = mean of 1/log2(rank + 2) for rank < k (else 0),
   MRR = mean of 1/(rank + 1), all averaged over all users.
 - ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines.
-- ``train_recommender`` builds a recurrent recommender with the builder it is given (by default
+- ``train_recommender`` builds a recommender with the builder it is given (by default
   ``utils.models.recommender.build_recommender``: item embedding -> GRU / LSTM / SimpleRNN ->
-  a score for every item at every position), trains it with the full-softmax cross-entropy of
-  the next item on the real (non-padded) positions only, streams batches through ``tf.data`` and
-  stops early on validation NDCG@10. ``NextItemScorer`` ranks with the trained model.
+  a score for every item at every position; ``build_sasrec`` for ``cell="sasrec"``), trains it
+  with the full-softmax cross-entropy of the next item on the real (non-padded) positions only,
+  for at most ``epochs`` epochs with early stopping on validation NDCG@10 (the wall time is
+  recorded, never used to stop). Batches are padded windows (one per user) or GRU4Rec's
+  session-parallel mini-batches. ``NextItemScorer`` ranks with the trained model.
 
-``python -m utils.tasks.recommend --benchmark --seeds 3`` trains every model on Amazon Beauty and writes
-reports/metrics/benchmark_recsys.json.
+``python -m utils.tasks.recommend --benchmark [--dataset FILE]`` runs ``run_benchmark`` on Amazon
+Beauty or on any file in the S3-Rec format (``read_sequences``): a validation search per model,
+then every model over seeds, with paired bootstrap intervals against the Markov chain and the best
+recurrent model; it writes reports/metrics/benchmark_recsys[_<dataset>].json.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -39,11 +46,11 @@ import pandas as pd
 import scipy.sparse as sp
 import tensorflow as tf
 
-from utils.core import config, files, recorder
+from utils.core import config, crypto, files, recorder
 from utils.data import collect
-from utils.data.schema import require_columns
+from utils.data.schema import ValidationError, require_columns
 from utils.models.evaluate import bootstrap_weights
-from utils.models.recommender import build_recommender
+from utils.models.recommender import build_recommender, build_sasrec
 
 KS = (5, 10, 20)
 SELECTION_METRIC = "NDCG@10"
@@ -79,6 +86,42 @@ def load_shop_purchases() -> tuple[dict[int, list[int]], pd.DataFrame]:
                         fix="Rerun the collection and cleaning steps to rewrite it.")
         tables[name] = frame
     return purchase_sequences(tables["clean_events"]), tables["products"]
+
+
+MIN_ITEMS = 3  # a training prefix, a validation item and a test item
+
+
+def read_sequences(path: str | os.PathLike | None = None) -> dict[int, list[int]]:
+    """{user_id: [item_id, ...]} of a file in the S3-Rec format (one shopper per line: the user
+    id, then the item ids in time order, separated by whitespace; .gz, .xz and encrypted files
+    too), or of Amazon Beauty (the verified public copy, or $BEAUTY_DATA_MIRROR) with
+    ``path=None``.
+
+    Raises ValidationError naming the file and the line for a token that is not an integer id, a
+    user given twice, a line with fewer than 3 items (leave-one-out needs a training prefix, a
+    validation and a test item) or a file without any shopper."""
+    from utils.data.sources import _lines, fetch, load_amazon_beauty
+
+    if path is None:
+        found = fetch("amazon_beauty")
+    else:
+        found = crypto.plain_or_encrypted(path)
+        if found is None:
+            raise FileNotFoundError(f"{path} does not exist; pass a file in the S3-Rec format "
+                                    "('user_id item_id item_id ...' per line, items in time order)")
+    sequences = load_amazon_beauty(found).sequences()  # token errors and repeated users, by line
+    if not sequences:
+        raise ValidationError(f"{found}: no shopper in the file; expected one line per shopper, "
+                              "'user_id item_id item_id ...' (items in time order)")
+    short = next((user for user, items in sequences.items() if len(items) < MIN_ITEMS), None)
+    if short is not None:
+        number = next(n for n, line in _lines(Path(found))
+                      if line.split() and int(line.split()[0]) == short)
+        raise ValidationError(
+            f"{found}, line {number}: user {short} has {len(sequences[short])} item(s); every line "
+            f"needs at least {MIN_ITEMS} (a training item, a validation item and a test item). "
+            "Leave such shoppers out of the file.")
+    return sequences
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +275,27 @@ def paired_difference(ranks_a: np.ndarray, ranks_b: np.ndarray, metric: str = "N
             "p_not_better": float(np.mean(diffs <= 0))}
 
 
+def paired_bootstrap(a, b, n_boot: int = 2000, seed: int = 0, chunk: int = 250) -> dict[str, float]:
+    """Mean of a - b over users (one value per user each, the same users in the same order), its
+    percentile bootstrap 95% interval (users resampled with replacement, drawn in chunks so 2,000
+    resamples of 20,000 users fit in memory; the same seed and n give the same resamples), and
+    the share of resamples in which a - b <= 0."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([diff[rng.integers(0, len(diff), (min(chunk, n_boot - start), len(diff)))]
+                            .mean(axis=1) for start in range(0, n_boot, chunk)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"difference": float(diff.mean()), "ci_low": float(low), "ci_high": float(high),
+            "p_not_better": float(np.mean(means <= 0))}
+
+
+def seed_mean_per_user(ranks_per_seed: list[np.ndarray], k: int = 10) -> dict[str, np.ndarray]:
+    """Each user's HR@k, NDCG@k and reciprocal rank averaged over the seeds' runs: a paired
+    bootstrap then resamples users, not runs."""
+    per_seed = [per_user_metrics(ranks, k) for ranks in ranks_per_seed]
+    return {metric: np.mean([m[metric] for m in per_seed], axis=0) for metric in per_seed[0]}
+
+
 def rank_all(model, split: Split, stage: str, batch_size: int = 2048) -> np.ndarray:
     """Ranks of every user's ``stage`` target; the model scores users in batches."""
     inputs, targets = split.inputs(stage), split.targets(stage)
@@ -336,7 +400,36 @@ def training_dataset(split: Split, max_len: int, batch_size: int, seed: int) -> 
             .prefetch(tf.data.AUTOTUNE))
 
 
-CELLS = ("gru", "lstm", "rnn")  # GRU, LSTM, SimpleRNN
+def session_parallel_batches(sequences: list[np.ndarray], lanes: int,
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One epoch of GRU4Rec's session-parallel mini-batches: (steps, lanes) arrays of the input
+    item, its next item (the target) and whether the lane starts a new sequence at that step
+    (its recurrent state is then reset).
+
+    Each lane reads one sequence after another, one item per step; a sequence goes to the lane
+    that frees up first, in an order shuffled with ``seed``. Every transition of every sequence
+    (item -> next item) is in exactly one step; a lane with nothing left has item and target 0.
+    Unlike the padded windows, no sequence is cut to a maximum length."""
+    usable = [np.asarray(s) for s in sequences if len(s) > 1]
+    lanes = max(1, min(lanes, len(usable)))
+    free = [(0, lane) for lane in range(lanes)]  # (first free step, lane): already a heap
+    placed = []
+    for k in np.random.default_rng(seed).permutation(len(usable)):
+        start, lane = heapq.heappop(free)
+        placed.append((usable[k], start, lane))
+        heapq.heappush(free, (start + len(usable[k]) - 1, lane))
+    steps = max((start + len(s) - 1 for s, start, _ in placed), default=0)
+    items = np.zeros((steps, lanes), dtype=np.int32)
+    targets = np.zeros((steps, lanes), dtype=np.int32)
+    reset = np.zeros((steps, lanes), dtype=bool)
+    for s, start, lane in placed:
+        items[start:start + len(s) - 1, lane] = s[:-1]
+        targets[start:start + len(s) - 1, lane] = s[1:]
+        reset[start, lane] = True
+    return items, targets, reset
+
+
+CELLS = ("gru", "lstm", "rnn", "sasrec")  # GRU, LSTM, SimpleRNN; SASRec-style self-attention
 
 
 def model_parts(model: keras.Model) -> tuple[keras.Model, keras.layers.Layer]:
@@ -380,6 +473,54 @@ class NextItemScorer:
         return self._last_scores(tf.constant(items[:, -longest:])).numpy()
 
 
+def session_parallel_trainer(model: keras.Model, cell: str, optimizer, sequences: list[np.ndarray],
+                             lanes: int, seed: int):
+    """A function ``epoch(number) -> losses`` that trains ``model`` for one epoch of
+    ``session_parallel_batches``: one optimizer step per step of the lanes, the recurrent state
+    carried from step to step (reset where a new sequence starts) and, as in GRU4Rec, not
+    differentiated through; the loss is the full-softmax cross-entropy of ``masked_loss``.
+
+    It needs the layers of ``build_recommender``: ``item_embedding``, the recurrent layer named
+    ``cell``, the dropout ``state`` and ``scores``."""
+    names = {layer.name for layer in model.layers}
+    needed = {"item_embedding", cell, "state", "scores"}
+    if cell not in ("gru", "lstm", "rnn") or not needed <= names:
+        raise ValueError(f"session-parallel batches need a recurrent model with the layers "
+                         f"{sorted(needed)} (as build_recommender makes them); {model.name!r} has "
+                         f"{sorted(names)}. Use batching='windows' for it.")
+    embedding, dropout, scores = (model.get_layer(n) for n in ("item_embedding", "state", "scores"))
+    step_cell = model.get_layer(cell).cell
+    sizes = step_cell.state_size
+    sizes = sizes if isinstance(sizes, (list, tuple)) else [sizes]  # an LSTM has two states
+    variables = model.trainable_variables
+
+    @tf.function
+    def train_step(items, targets, reset, states):
+        keep = 1.0 - tf.cast(reset, tf.float32)[:, None]
+        states = [state * keep for state in states]
+        with tf.GradientTape() as tape:
+            # the dropout rate of the model's embeddings and states (build_recommender: the same)
+            vectors = tf.gather(embedding.embeddings, items)  # a lookup without the padding mask
+            out, new_states = step_cell(dropout(vectors, training=True), states, training=True)
+            real = targets > 0
+            logits = scores(tf.boolean_mask(dropout(out, training=True), real))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=tf.boolean_mask(targets, real) - 1, logits=logits))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss, [tf.stop_gradient(state) for state in tf.nest.flatten(new_states)]
+
+    def epoch(number: int) -> list[float]:
+        items, targets, reset = session_parallel_batches(sequences, lanes, seed + number)
+        states = [tf.zeros((items.shape[1], size)) for size in sizes]
+        losses = []
+        for step in range(len(items)):
+            loss, states = train_step(items[step], targets[step], reset[step], states)
+            losses.append(loss)
+        return [float(loss) for loss in losses]
+
+    return epoch
+
+
 @dataclass
 class TrainResult:
     model: keras.Model  # as the builder made it, with the weights of the best validation epoch
@@ -387,46 +528,68 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # per epoch: loss, valid metrics, time
     best_epoch: int = 0
     train_seconds: float = 0.0
+    stopped_early: bool = False  # by patience, before the epoch budget was spent
 
 
-def train_recommender(split: Split, build_model=build_recommender, cell: str = "gru",
-                      dim: int = 64, dropout: float = 0.3, tied: bool = True, max_len: int = 50,
+BATCHING = ("windows", "session_parallel")
+
+
+def train_recommender(split: Split, build_model=None, cell: str = "gru", dim: int = 64,
+                      dropout: float = 0.3, tied: bool = True, max_len: int = 50,
                       batch_size: int = 128, learning_rate: float = 5e-3, epochs: int = 40,
-                      patience: int = 5, seed: int = 0, time_budget_s: float | None = None,
-                      verbose: bool = False) -> TrainResult:
-    """Build a model with ``build_model(split.n_items, cell=, dim=, dropout=, tied=)`` and train
-    it with Adam on ``masked_loss``, computing validation NDCG@10 after every epoch.
+                      patience: int = 5, seed: int = 0, batching: str = "windows",
+                      model_options: dict | None = None, verbose: bool = False) -> TrainResult:
+    """Build a model with ``build_model(split.n_items, cell=, dim=, dropout=, tied=)`` (plus
+    ``max_len=`` for ``cell="sasrec"`` and any ``model_options``; ``build_model=None`` takes
+    ``build_sasrec`` for "sasrec", else ``build_recommender``) and train it with Adam on the
+    full-softmax cross-entropy of the next item, computing validation NDCG@10 after every epoch.
 
-    Training stops after ``patience`` epochs without improvement, after ``epochs``, or before an
-    epoch that would end past ``time_budget_s`` seconds; the weights of the best validation epoch
-    are kept. Test targets are never read here.
+    The budget is a number of epochs, so a busy machine changes the time, not the result:
+    training stops after ``epochs`` epochs, or earlier after ``patience`` epochs without a better
+    validation NDCG@10, and keeps the weights of the best epoch. Each epoch's wall time is
+    recorded in ``history``. ``batching``: "windows" (each user's last ``max_len`` training items,
+    left-padded, ``batch_size`` users per step) or "session_parallel" (GRU4Rec's mini-batches,
+    ``batch_size`` lanes; recurrent cells only). Test targets are never read here.
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    if batching not in BATCHING:
+        raise ValueError(f"batching must be one of {', '.join(BATCHING)}, got {batching!r}")
     config.seed_everything(seed)
-    model = build_model(split.n_items, cell=cell, dim=dim, dropout=dropout, tied=tied)
+    if build_model is None:
+        build_model = build_sasrec if cell == "sasrec" else build_recommender
+    options = {"cell": cell, "dim": dim, "dropout": dropout, "tied": tied}
+    if cell == "sasrec":  # its position table has max_len rows
+        options["max_len"] = max_len
+    model = build_model(split.n_items, **options, **(model_options or {}))
     encoder, scores = model_parts(model)
     scorer = NextItemScorer(model, max_len)
     optimizer = keras.optimizers.Adam(learning_rate)
     variables = model.trainable_variables
     optimizer.build(variables)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
-    def train_step(items, targets):
-        with tf.GradientTape() as tape:
-            loss = masked_loss(encoder, scores, items, targets, training=True)
-        optimizer.apply(tape.gradient(loss, variables), variables)
-        return loss
+    if batching == "session_parallel":
+        train_epoch = session_parallel_trainer(model, cell, optimizer, split.train, batch_size, seed)
+    else:
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2)
+        def train_step(items, targets):
+            with tf.GradientTape() as tape:
+                loss = masked_loss(encoder, scores, items, targets, training=True)
+            optimizer.apply(tape.gradient(loss, variables), variables)
+            return loss
 
-    data = training_dataset(split, max_len, batch_size, seed)
+        data = training_dataset(split, max_len, batch_size, seed)
+
+        def train_epoch(number: int) -> list[float]:
+            return [float(train_step(items, targets)) for items, targets in data]
+
     history: list[dict] = []
     best_weights, best_score, waited = None, -np.inf, 0
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        losses = [float(train_step(items, targets)) for items, targets in data]
+        losses = train_epoch(epoch)
         valid = evaluate(scorer, split, "valid")
-        elapsed = time.perf_counter() - started
-        last = elapsed - (history[-1]["seconds"] if history else 0.0)
+        elapsed = time.perf_counter() - started  # recorded beside the result, never a reason to stop
         history.append({"epoch": epoch, "loss": float(np.mean(losses)),
                         **{f"valid_{k}": v for k, v in valid.items()},
                         "seconds": round(elapsed, 2)})
@@ -440,96 +603,227 @@ def train_recommender(split: Split, build_model=build_recommender, cell: str = "
             waited += 1
         if waited >= patience:
             break
-        if time_budget_s and elapsed + last > time_budget_s:  # the next epoch won't fit
-            break
     model.set_weights(best_weights)
-    best = max(history, key=lambda h: h[f"valid_{SELECTION_METRIC}"])
-    return TrainResult(model, scorer, history, best["epoch"], time.perf_counter() - started)
+    best = max(history, key=lambda h: h[f"valid_{SELECTION_METRIC}"])  # the first of equals
+    return TrainResult(model, scorer, history, best["epoch"], time.perf_counter() - started,
+                       stopped_early=len(history) < epochs)
 
 
 # --------------------------------------------------------------------------------------------
-# Benchmark on Amazon Beauty
+# Benchmark: Amazon Beauty or any file in the S3-Rec format
 
 # The S3-Rec paper's all-item ranking on Beauty.txt (../shared/data/SOURCES.md): HR@10, NDCG@10
 PUBLISHED = {
     "PopRec": (0.0152, 0.0068), "GRU4Rec": (0.0283, 0.0137), "Caser": (0.0347, 0.0176),
     "BERT4Rec": (0.0347, 0.0170), "SASRec": (0.0605, 0.0318), "S3-Rec": (0.0647, 0.0327),
 }
-RECURRENT = {"GRU": {"cell": "gru"}, "LSTM": {"cell": "lstm"}, "SimpleRNN": {"cell": "rnn"}}
-# one recipe for every cell (chosen on validation NDCG@10 with the same budget for each)
+# later papers on the same Beauty.txt and protocol, as the data's SOURCES.md lists them
+PUBLISHED_LATER = {"DuoRec": (0.0845, 0.0443), "eSASRec": (0.0928, 0.0523), "BSARec": (0.1008, 0.0611)}
+PUBLISHED_METRICS = ("HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR")
+
+NEURAL = {"GRU": "gru", "LSTM": "lstm", "SimpleRNN": "rnn", "SASRec": "sasrec"}  # name: cell
+RECURRENT = ("GRU", "LSTM", "SimpleRNN")
+BASELINES = {"Markov": Markov, "MostPopular": MostPopular}
+MODELS = (*NEURAL, *BASELINES)
+# the recipe every cell starts from (the first configuration of the search)
 RECIPE = {"dim": 64, "dropout": 0.3, "tied": True, "max_len": 50, "batch_size": 128,
-          "learning_rate": 5e-3, "patience": 5}
+          "learning_rate": 5e-3}
+EPOCHS, PATIENCE = 40, 5
+SEARCH_SPACE = {"dim": (32, 64, 128), "dropout": (0.2, 0.3, 0.5), "learning_rate": (1e-3, 2e-3, 5e-3),
+                "max_len": (20, 50, 100)}
+PAIRED_METRICS = ("HR@10", "NDCG@10", "MRR")
 
 
-def timed_evaluation(model, split: Split, stage: str) -> tuple[dict, float]:
-    """Metrics of ``stage`` and the seconds the full ranking of all users took."""
+def search_configs(n: int, seed: int = 0) -> list[dict]:
+    """``n`` training configurations: ``RECIPE`` first, then distinct draws from
+    ``SEARCH_SPACE`` (dimension, dropout, learning rate, maximum length). The same list serves
+    every model, so no cell gets a wider search than another."""
+    keys = list(SEARCH_SPACE)
+    first = tuple(RECIPE[k] for k in keys)
+    others = [c for c in itertools.product(*SEARCH_SPACE.values()) if c != first]
+    drawn = np.random.default_rng(seed).choice(len(others), size=min(n, len(others) + 1) - 1,
+                                               replace=False)
+    return [RECIPE | dict(zip(keys, c, strict=True)) for c in [first, *(others[i] for i in drawn)]]
+
+
+def beauty_published() -> dict[str, dict]:
+    """The published rows of Amazon Beauty under this protocol, each with its source."""
+    rows = {name: {"HR@10": hr, "NDCG@10": ndcg, "source": "S3-Rec paper (CIKM 2020), all-item ranking"}
+            for name, (hr, ndcg) in PUBLISHED.items()}
+    rows |= {name: {"HR@10": hr, "NDCG@10": ndcg, "source": "a later paper on the same file and protocol"}
+             for name, (hr, ndcg) in PUBLISHED_LATER.items()}
+    return rows
+
+
+def load_published(path: str | os.PathLike) -> dict[str, dict]:
+    """A dataset's published results: a JSON object ``{"model": {"HR@10": 0.06, "NDCG@10": 0.03,
+    "source": "paper"}, ...}``. Metrics are numbers in [0, 1], or null for a place kept for a
+    figure not yet known; ``source`` is free text."""
+    path = Path(path)
+    expected = ('{"model": {"HR@10": 0.06, "NDCG@10": 0.03, "source": "..."}, ...} '
+                f"with metrics among {', '.join(PUBLISHED_METRICS)}")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); expected "
+                              f"{expected}") from exc
+    if not isinstance(rows, dict):
+        raise ValidationError(f"{path}: expected {expected}")
+    for model, row in rows.items():
+        if not isinstance(row, dict):
+            raise ValidationError(f"{path}: {model!r} is not an object; expected {expected}")
+        for key, value in row.items():
+            if key == "source":
+                continue
+            valid = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and 0 <= value <= 1)
+            if key not in PUBLISHED_METRICS or not valid:
+                raise ValidationError(f"{path}: {model!r} has {key}={value!r}; expected {expected} "
+                                      "(each a number in [0, 1] or null)")
+    return rows
+
+
+def published_results(dataset=None, published=None) -> dict[str, dict]:
+    """The rows of ``published`` (a file), else of ``<name>.published.json`` beside the dataset
+    file, else, for Amazon Beauty (``dataset=None``), ``beauty_published()``; else none."""
+    if published is not None:
+        return load_published(published)
+    if dataset is None:
+        return beauty_published()
+    beside = Path(dataset).with_name(Path(dataset).name.split(".")[0] + ".published.json")
+    return load_published(beside) if beside.is_file() else {}
+
+
+def timed_ranks(model, split: Split, stage: str) -> tuple[np.ndarray, float]:
+    """Ranks of every user's ``stage`` target and the seconds the full ranking took."""
     started = time.perf_counter()
-    result = evaluate(model, split, stage)
-    return result, time.perf_counter() - started
+    ranks = rank_all(model, split, stage)
+    return ranks, time.perf_counter() - started
 
 
-def run_benchmark(seeds: int = 3, epochs: int = 40, budget_s: float = 900.0,
-                  models: tuple[str, ...] = tuple(RECURRENT), untied: bool = True,
-                  out=None, resume: bool = False, **train_kwargs) -> dict:
-    """Baselines once, each recurrent model once per seed (same budget for all), the tied and
-    untied GRU compared on the first seed. Writes ``out`` (default
-    reports/metrics/benchmark_recsys.json) after every run, so a crash keeps what was done;
-    ``resume`` keeps the runs already in ``out`` (same settings only) and does the rest."""
-    from utils.data.sources import load_amazon_beauty
+def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPOCHS,
+                  patience: int = PATIENCE, search: int = 4, batching: str = "windows",
+                  n_boot: int = 2000, out=None, published=None, resume: bool = False,
+                  command: str | None = None, verbose: bool = False) -> dict:
+    """The benchmark on ``dataset`` (a file in the S3-Rec format; None: Amazon Beauty).
 
-    out = out or config.reports_dir("metrics") / "benchmark_recsys.json"
-    split = leave_one_out(load_amazon_beauty())
-    recipe = RECIPE | train_kwargs
-    settings = {"seeds": seeds, "max_epochs": epochs, "budget_s_per_model": budget_s,
-                "recipe": recipe}
+    1. The baselines (Markov, MostPopular) once.
+    2. Per neural model, a validation search: each of ``search_configs(search)`` trained once
+       (seed 0, at most ``epochs`` epochs, early stopping with ``patience``); the configuration
+       with the best validation NDCG@10 is kept. Test targets are not read.
+    3. The kept configuration over ``seeds`` seeds (seed 0 is the search's run), test ranked once
+       per run.
+    4. Per model, mean and std over seeds of the test metrics, epochs and seconds; paired
+       bootstrap intervals (``n_boot`` resamples of shoppers, each shopper's metric averaged over
+       seeds) against the Markov chain and the best recurrent model on validation.
+
+    ``batching`` applies to the recurrent models; SASRec always trains on windows. Writes
+    ``out`` (default reports/metrics/benchmark_recsys.json, or benchmark_recsys_<file name>.json
+    for a dataset) after every run, so a crash keeps what was done; ``resume`` keeps the runs
+    already in ``out`` (same settings only) and does the rest."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    name = "amazon_beauty" if dataset is None else Path(dataset).name.split(".")[0]
+    suffix = "" if dataset is None else f"_{name}"
+    out = Path(out) if out else config.reports_dir("metrics") / f"benchmark_recsys{suffix}.json"
+    split = leave_one_out(read_sequences(dataset))
+    rows_published = published_results(dataset, published)
+    configs = search_configs(search)
+    settings = {"dataset": str(dataset) if dataset else name, "seeds": seeds, "models": list(models),
+                "max_epochs": epochs, "patience": patience, "batching": batching,
+                "search": configs, "n_bootstrap": n_boot, "selection": f"validation {SELECTION_METRIC}"}
     runs: list[dict] = previous_runs(out, settings) if resume else []
-    done = {(r["model"], r["seed"]) for r in runs}
 
-    def save():
-        payload = {"command": " ".join(["python -m utils.tasks.recommend", *sys.argv[1:]]),
-                   "dataset": f"amazon_beauty ({split.n_users} users, {split.n_items} items)",
+    def done(model, stage, key):  # a search run is known by its configuration, a test run by its seed
+        by = "config" if stage == "search" else "seed"
+        return any(r["model"] == model and r["stage"] == stage and r[by] == key for r in runs)
+
+    def save(final=False):  # the intervals take seconds on 20,000 shoppers: at the end only
+        tested = [r for r in runs if r["stage"] == "test"]
+        payload = {"command": command or "python -m utils.tasks.recommend --benchmark",
+                   "dataset": f"{name} ({split.n_users} users, {split.n_items} items)",
+                   "dataset_path": str(dataset) if dataset else "amazon_beauty (verified public copy)",
                    "protocol": "leave-one-out; test target ranked against all items, items in "
                                "the user's history excluded (never the target); mean over users",
-                   "settings": settings, "summary": summarise(runs), "runs": runs,
-                   "published_s3rec": {k: {"HR@10": h, "NDCG@10": n}
-                                       for k, (h, n) in PUBLISHED.items()},
-                   "git_commit": recorder.git_commit(), "packages": recorder.package_versions()}
+                   "settings": settings, "summary": summarise(runs),
+                   "paired": paired_comparisons(tested, n_boot) if final and tested else {},
+                   "published": rows_published,
+                   "published_note": "numbers from other code bases and other losses, not run here",
+                   "runs": runs, "git_commit": recorder.git_commit(),
+                   "packages": recorder.package_versions()}
         files.write_json_atomic(out, files.to_jsonable(payload))
+        return payload
 
-    for baseline in (MostPopular(), Markov()):
-        if (baseline.name, None) in done:
+    for model_name in (m for m in BASELINES if m in models):
+        if done(model_name, "test", None):
             continue
         started = time.perf_counter()
-        baseline.fit(split)
+        baseline = BASELINES[model_name]().fit(split)
         fit_s = time.perf_counter() - started
-        test, eval_s = timed_evaluation(baseline, split, "test")
-        runs.append({"model": baseline.name, "seed": None, "train_s": fit_s, "eval_s": eval_s,
-                     "epochs": None, "valid": evaluate(baseline, split, "valid"), "test": test})
+        ranks, eval_s = timed_ranks(baseline, split, "test")
+        runs.append({"model": model_name, "stage": "test", "seed": None, "config": None,
+                     "train_s": fit_s, "eval_s": eval_s, "epochs": None, "best_epoch": None,
+                     "valid": evaluate(baseline, split, "valid"), "test": ranking_metrics(ranks),
+                     "test_ranks": ranks})
         save()
-    for seed in range(seeds):
-        variants = [(name, RECURRENT[name]) for name in models]
-        if untied and seed == 0:
-            variants.append(("GRU untied", {"cell": "gru", "tied": False}))
-        for name, kwargs in variants:
-            if (name, seed) in done:
+
+    for model_name in (m for m in NEURAL if m in models):
+        cell = NEURAL[model_name]
+        how = batching if model_name in RECURRENT else "windows"
+
+        def train(config_index, seed, cell=cell, how=how):
+            recipe = configs[config_index]
+            return train_recommender(split, cell=cell, seed=seed, epochs=epochs, patience=patience,
+                                     batching=how, verbose=verbose, **recipe)
+
+        kept = None  # the search's best run, reused as seed 0
+        if len(configs) > 1:
+            for index in range(len(configs)):
+                if done(model_name, "search", index):
+                    continue
+                result = train(index, 0)
+                best = result.history[result.best_epoch - 1][f"valid_{SELECTION_METRIC}"]
+                runs.append({"model": model_name, "stage": "search", "config": index, "seed": 0,
+                             "valid_NDCG@10": best, "epochs": len(result.history),
+                             "best_epoch": result.best_epoch, "train_s": result.train_seconds,
+                             "load_average_1min": os.getloadavg()[0]})
+                save()
+                print(f"search {model_name} config {index} {configs[index]}: valid NDCG@10 "
+                      f"{best:.4f} ({len(result.history)} epochs, {result.train_seconds:.0f} s)",
+                      flush=True)
+                if kept is None or best > kept[1]:
+                    kept = (index, best, result)
+            searched = [r for r in runs if r["model"] == model_name and r["stage"] == "search"]
+            chosen = max(searched, key=lambda r: (r["valid_NDCG@10"], -r["config"]))["config"]
+        else:
+            chosen = 0
+        for seed in range(seeds):
+            if done(model_name, "test", seed):
                 continue
-            result = train_recommender(split, seed=seed, epochs=epochs, time_budget_s=budget_s,
-                                       **(recipe | kwargs))
-            test, eval_s = timed_evaluation(result.scorer, split, "test")  # read once
+            if seed == 0 and kept is not None and kept[0] == chosen:
+                result = kept[2]
+            else:
+                result = train(chosen, seed)
+            ranks, eval_s = timed_ranks(result.scorer, split, "test")  # test read once
+            test = ranking_metrics(ranks)
             best = result.history[result.best_epoch - 1]
-            runs.append({"model": name, "seed": seed, "train_s": result.train_seconds,
-                         "eval_s": eval_s, "epochs": len(result.history),
-                         "best_epoch": result.best_epoch,
-                         # a time budget buys fewer epochs on a busy machine: keep the load
+            runs.append({"model": model_name, "stage": "test", "seed": seed, "config": chosen,
+                         "recipe": configs[chosen], "batching": how,
+                         "train_s": result.train_seconds, "eval_s": eval_s,
+                         "epochs": len(result.history), "best_epoch": result.best_epoch,
+                         # time, not the result, depends on the load: recorded beside it
                          "load_average_1min": os.getloadavg()[0],
                          "valid": {k[6:]: v for k, v in best.items() if k.startswith("valid_")},
-                         "test": test,
+                         "test": test, "test_ranks": ranks,
                          "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
             save()
-            print(f"seed {seed} {name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
-                  f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, "
-                  f"{len(result.history)} epochs, evaluation {eval_s:.1f} s)", flush=True)
-    return {"summary": summarise(runs), "runs": runs, "path": str(out)}
+            print(f"seed {seed} {model_name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
+                  f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, {len(result.history)} "
+                  f"epochs, best {result.best_epoch}, evaluation {eval_s:.1f} s)", flush=True)
+    payload = save(final=True)
+    return {"summary": payload["summary"], "paired": payload["paired"],
+            "published": rows_published, "runs": runs, "path": str(out)}
 
 
 def previous_runs(path, settings: dict) -> list[dict]:
@@ -543,64 +837,147 @@ def previous_runs(path, settings: dict) -> list[dict]:
     return recorded["runs"]
 
 
+def mean_std(values) -> dict[str, float] | None:
+    values = [v for v in values if v is not None]
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))} if values else None
+
+
 def summarise(runs: list[dict]) -> dict:
-    """Per model: mean and std over seeds of the test metrics, valid NDCG@10 and the times."""
+    """Per model (its test runs): mean and std over seeds of the test metrics, the epochs run,
+    the best epoch and the training seconds; mean validation NDCG@10 and evaluation seconds."""
+    tested = [r for r in runs if r.get("stage", "test") == "test"]
     summary = {}
-    for name in dict.fromkeys(r["model"] for r in runs):
-        group = [r for r in runs if r["model"] == name]
+    for name in dict.fromkeys(r["model"] for r in tested):
+        group = [r for r in tested if r["model"] == name]
         row = {"n_runs": len(group)}
-        for key in ("HR@10", "NDCG@10", "HR@5", "NDCG@5", "HR@20", "NDCG@20", "MRR"):
-            values = [r["test"][key] for r in group]
-            row[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+        for key in ("HR@10", "NDCG@10", "MRR", "HR@5", "NDCG@5", "HR@20", "NDCG@20"):
+            row[key] = mean_std([r["test"][key] for r in group])
         row["valid_NDCG@10"] = float(np.mean([r["valid"]["NDCG@10"] for r in group]))
-        row["train_s"] = float(np.mean([r["train_s"] for r in group]))
+        row["epochs"] = mean_std([r["epochs"] for r in group])
+        row["best_epoch"] = mean_std([r.get("best_epoch") for r in group])
+        row["seconds"] = mean_std([r["train_s"] for r in group])
+        row["train_s"] = row["seconds"]["mean"]
         row["eval_s"] = float(np.mean([r["eval_s"] for r in group]))
         row["epochs_per_seed"] = [r["epochs"] for r in group]
         summary[name] = row
     return summary
 
 
-def format_table(summary: dict) -> str:
-    lines = [f"{'model':12s} {'HR@10':>17s} {'NDCG@10':>17s} {'valid NDCG@10':>14s} "
-             f"{'train s':>8s} {'eval s':>7s}  epochs"]
+def paired_comparisons(runs: list[dict], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Every model against the Markov chain and against the best recurrent model (the highest
+    mean validation NDCG@10 over seeds): per metric of ``PAIRED_METRICS``, model minus reference,
+    its paired bootstrap 95% interval over shoppers (each shopper's metric averaged over the
+    model's seeds first) and the share of resamples in which the model does not beat it."""
+    per_user, valid = {}, {}
+    for name in dict.fromkeys(r["model"] for r in runs):
+        group = [r for r in runs if r["model"] == name]
+        per_user[name] = seed_mean_per_user([np.asarray(r["test_ranks"]) for r in group])
+        valid[name] = float(np.mean([r["valid"][SELECTION_METRIC] for r in group]))
+    references = {}
+    if "Markov" in per_user:
+        references["markov"] = "Markov"
+    recurrent = [n for n in RECURRENT if n in per_user]
+    if recurrent:
+        references["best_recurrent"] = max(recurrent, key=valid.get)
+    out = {"references": references, "n_bootstrap": n_boot, "metrics": list(PAIRED_METRICS)}
+    for role, reference in references.items():
+        out[f"vs_{role}"] = {
+            name: {m: paired_bootstrap(values[m], per_user[reference][m], n_boot, seed)
+                   for m in PAIRED_METRICS}
+            for name, values in per_user.items() if name != reference}
+    return out
+
+
+def format_table(summary: dict, paired: dict | None = None, published: dict | None = None) -> str:
+    """The benchmark as text: per model mean ± std over seeds, epochs, seconds and the NDCG@10
+    difference to the references with its 95% interval; then the published rows."""
+    paired = paired or {}
+    references = paired.get("references", {})
+
+    def versus(role, name):
+        d = paired.get(f"vs_{role}", {}).get(name, {}).get("NDCG@10")
+        return f"{d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]" if d else "-"
+
+    def spread(cell, digits=4):
+        return f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f}" if cell else "-"
+
+    header = (f"{'model':12s} {'HR@10':>17s} {'NDCG@10':>17s} {'MRR':>17s} {'valid NDCG':>10s} "
+              f"{'epochs':>11s} {'best':>11s} {'train s':>9s}")
+    for role, label in (("markov", "vs Markov"), ("best_recurrent", "vs best recurrent")):
+        if role in references:
+            header += f"  {label + ' (' + references[role] + ')' if role != 'markov' else label:>33s}"
+    lines = [header]
     for name, row in summary.items():
-        hr, ndcg = row["HR@10"], row["NDCG@10"]
-        lines.append(f"{name:12s} {hr['mean']:.4f} ± {hr['std']:.4f}  "
-                     f"{ndcg['mean']:.4f} ± {ndcg['std']:.4f}  {row['valid_NDCG@10']:14.4f} "
-                     f"{row['train_s']:8.0f} {row['eval_s']:7.1f}  "
-                     f"{'/'.join(str(e) for e in row['epochs_per_seed'] if e is not None)}")
-    lines.append("published (S3-Rec paper, same protocol): " + ", ".join(
-        f"{k} {h:.4f}/{n:.4f}" for k, (h, n) in PUBLISHED.items()) + "  (HR@10/NDCG@10)")
+        line = (f"{name:12s} {spread(row['HR@10']):>17s} {spread(row['NDCG@10']):>17s} "
+                f"{spread(row['MRR']):>17s} {row['valid_NDCG@10']:10.4f} "
+                f"{spread(row['epochs'], 1):>11s} {spread(row['best_epoch'], 1):>11s} "
+                f"{row['train_s']:9.0f}")
+        for role in ("markov", "best_recurrent"):
+            if role in references:
+                line += f"  {versus(role, name):>33s}"
+        lines.append(line)
+    if paired:
+        lines.append(f"differences: test NDCG@10, model minus reference, 95% paired bootstrap interval "
+                     f"over shoppers ({paired['n_bootstrap']} resamples, seeds averaged per shopper)")
+    if published:
+        lines.append("published (other code bases, other losses; not run here):")
+        for name, row in published.items():
+            values = "  ".join(f"{k} {'n/a' if v is None else f'{v:.4f}'}" for k, v in row.items()
+                               if k != "source")
+            lines.append(f"  {name:12s} {values}  ({row.get('source', 'source not given')})")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m utils.tasks.recommend",
-        description="Train the baselines and the recurrent recommenders on Amazon Beauty and "
-                    "write reports/metrics/benchmark_recsys.json.")
+        description="Train the baselines, the recurrent recommenders and SASRec on Amazon Beauty "
+                    "or on any file in the S3-Rec format (one shopper per line: user id, then item "
+                    "ids in time order), with a validation search per model, several seeds and "
+                    "paired intervals; write the table as JSON.")
     parser.add_argument("--benchmark", action="store_true", help="run the benchmark")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per recurrent model")
-    parser.add_argument("--epochs", type=int, default=40, help="most epochs per model")
-    parser.add_argument("--budget-min", type=float, default=15.0,
-                        help="training time budget per model and seed, in minutes")
-    parser.add_argument("--models", default=",".join(RECURRENT),
-                        help=f"recurrent models, comma-separated from {', '.join(RECURRENT)}")
-    parser.add_argument("--no-untied", action="store_true",
-                        help="skip the untied-output GRU (trained on the first seed)")
+    parser.add_argument("--dataset", metavar="PATH",
+                        help="a file in the S3-Rec format (default: Amazon Beauty)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per neural model (default 3)")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated from {','.join(MODELS)} (default: all)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS,
+                        help=f"most epochs per training run (default {EPOCHS})")
+    parser.add_argument("--patience", type=int, default=PATIENCE,
+                        help=f"epochs without a better validation NDCG@10 before stopping "
+                             f"(default {PATIENCE})")
+    parser.add_argument("--search", type=int, default=4,
+                        help="configurations of the validation search per model; 1 = the recipe only "
+                             "(default 4)")
+    parser.add_argument("--batching", choices=BATCHING, default="windows",
+                        help="mini-batches of the recurrent models (default windows)")
+    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--out", metavar="FILE", help="the JSON to write (default "
+                        "reports/metrics/benchmark_recsys.json, or benchmark_recsys_<name>.json)")
+    parser.add_argument("--published", metavar="FILE", help="the dataset's published results as "
+                        "JSON (default: <name>.published.json beside the dataset, if there)")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the runs already in benchmark_recsys.json and do the rest")
+                        help="keep the runs already in the output file and do the rest")
+    parser.add_argument("--verbose", action="store_true", help="print every epoch")
     args = parser.parse_args(argv)
     if not args.benchmark:
         parser.print_help()
         return 2
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    unknown = [m for m in models if m not in RECURRENT]
-    if unknown:
-        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(RECURRENT)}")
-    result = run_benchmark(args.seeds, args.epochs, args.budget_min * 60, models,
-                           untied=not args.no_untied, resume=args.resume)
-    print(format_table(result["summary"]))
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    if min(args.seeds, args.epochs, args.patience, args.search, args.n_boot) < 1:
+        parser.error("--seeds, --epochs, --patience, --search and --n-boot must be at least 1")
+    command = " ".join(["python -m utils.tasks.recommend", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        result = run_benchmark(args.dataset, args.seeds, models, args.epochs, args.patience,
+                               args.search, args.batching, args.n_boot, args.out, args.published,
+                               args.resume, command, args.verbose)
+    except (ValueError, FileNotFoundError) as err:  # a bad file: its message names it and the line
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(result["summary"], result["paired"], result["published"]))
     print(f"written to {result['path']}")
     return 0
 
