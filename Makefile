@@ -17,7 +17,7 @@ endif
 
 .DEFAULT_GOAL := help
 .PHONY: help setup hooks kernel report results check-data test test-fast lab student lint strip clean \
-	distclean benchmark-data benchmark-study benchmark-recsys benchmark-report
+	distclean benchmark-data benchmark-study benchmark-recsys benchmark-report benchmark-scale
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,8 +69,11 @@ benchmark-study: $(ENV_READY) ## time notebooks 04-06 (after 01-03 ran) and trai
 benchmark-report: $(ENV_READY) ## build the whole report from a cold start; time per notebook against the goals (PROFILE=workshop; KEEP=dir keeps the build)
 	$(PY) -m utils benchmark report --profile $(PROFILE) $(if $(KEEP),--keep $(KEEP))
 
-benchmark-recsys: $(ENV_READY) ## train GRU/LSTM/RNN recommenders on Amazon Beauty (3 seeds) and print HR@10, NDCG@10
-	$(PY) -m utils benchmark recsys --seeds 3
+benchmark-scale: $(ENV_READY) ## the out-of-core study at 1M, 5M and 20.7M events: time and memory of each stage (resumable, ~1 h)
+	$(PY) -m utils benchmark scale
+
+benchmark-recsys: $(ENV_READY) ## recommenders (GRU/LSTM/RNN/SASRec, baselines) on Amazon Beauty or DATASET=file: fixed epochs, 3 seeds, paired intervals
+	$(PY) -m utils benchmark recsys --seeds 3 $(if $(DATASET),--dataset $(DATASET))
 
 student: $(ENV_READY) ## write student copies to student/: solutions replaced by stubs, outputs cleared
 	$(PY) -m utils student
@@ -83,7 +86,7 @@ lint: $(ENV_READY) ## check the code style with ruff
 	$(PY) -m ruff check utils tests
 
 strip: $(ENV_READY) ## remove outputs from the notebooks before committing
-	$(PY) -m nbstripout notebooks/*.ipynb
+	$(PY) -m nbstripout --keep-id notebooks/*.ipynb
 
 clean: ## delete generated reports and interim/processed data (keeps raw and downloads)
 	rm -rf reports/executed reports/figures reports/metrics reports/index.html reports/runs.json

@@ -28,7 +28,7 @@ def isolated(tmp_path, monkeypatch):
 # every subcommand, and every subcommand of one (tests/test_docs.py checks the list is complete)
 HELP_COMMANDS = [[], ["report"], ["check"], ["fetch"], ["convert-rees46"], ["results"], ["benchmark"],
                  ["benchmark", "data"], ["benchmark", "study"], ["benchmark", "recsys"],
-                 ["benchmark", "report"], ["student"], ["encrypt"], ["decrypt"]]
+                 ["benchmark", "report"], ["benchmark", "scale"], ["student"], ["encrypt"], ["decrypt"]]
 
 
 @pytest.mark.parametrize("command", HELP_COMMANDS)

@@ -7,7 +7,8 @@
     beauty convert-rees46 SOURCE [--out DIR] [--json]       REES46 CSVs -> Parquet, with accounting
     beauty results [--reports DIR] [--out FILE]             a run's headline values -> docs/results.md
     beauty benchmark data|study|recsys|report               time the data tools, 04-06, the
-                                                            recommenders or the whole report
+                                                            recommenders (recsys --dataset FILE:
+                                                            any S3-Rec file) or the whole report
     beauty student [--out DIR]                              student copies: solutions stubbed
     beauty encrypt PATH... [--keep-plain]                   encrypt data files in place (*.enc)
     beauty decrypt PATH...                                  decrypt them back
@@ -236,9 +237,19 @@ def benchmark(args) -> int:
     if args.benchmark == "data":
         return benchmarks.run("data", events=args.events, rows=args.rows)
     if args.benchmark == "recsys":
-        return benchmarks.run("recsys", seeds=args.seeds, resume=args.resume)
+        return benchmarks.run("recsys", seeds=args.seeds, resume=args.resume, dataset=args.dataset,
+                              models=args.models, epochs=args.epochs, patience=args.patience,
+                              search=args.search, batching=args.batching, out=args.out,
+                              published=args.published)
     if args.benchmark == "report":
         return benchmarks.run("report", profile=args.profile, keep=args.keep)
+    if args.benchmark == "scale":
+        options = [*(["--sizes", *map(str, args.sizes)] if args.sizes else []),
+                   *(["--epochs", str(args.epochs)] if args.epochs else []),
+                   *(["--folder", str(Path(args.folder).resolve())] if args.folder else []),
+                   *(["--plot", str(Path(args.plot).resolve())] if args.plot else []),
+                   *(["--again"] if args.again else [])]
+        return benchmarks.run("scale", scale=tuple(options))
     if args.no_run:
         print(benchmarks.speed_report())
         return 0
@@ -348,14 +359,31 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_option(kind)
     kind.add_argument("--no-run", action="store_true",
                       help="only print the times and speeds of the last run")
-    kind = kinds.add_parser("recsys", help="GRU/LSTM/SimpleRNN recommenders on Amazon Beauty",
-                            description="Train the baselines and the recurrent recommenders on "
-                            "Amazon Beauty (python -m utils.tasks.recommend --benchmark) and write "
-                            "reports/metrics/benchmark_recsys.json; HR@10 and NDCG@10, mean +/- std "
-                            "over seeds.")
-    kind.add_argument("--seeds", type=int, default=3, help="seeds per recurrent model (default 3)")
+    kind = kinds.add_parser("recsys", help="next-item recommenders on Amazon Beauty or any S3-Rec file",
+                            description="Train the baselines (Markov, MostPopular), the recurrent "
+                            "recommenders (GRU, LSTM, SimpleRNN) and SASRec on Amazon Beauty or on "
+                            "any file in the S3-Rec format (one shopper per line: user id, then "
+                            "item ids in time order), with python -m utils.tasks.recommend "
+                            "--benchmark: a fixed epoch budget with early stopping on validation "
+                            "NDCG@10, a validation search per model, then several seeds. Prints and "
+                            "writes HR@10, NDCG@10 and MRR (mean +/- std over seeds), epochs, "
+                            "seconds and paired bootstrap intervals against the Markov chain and the "
+                            "best recurrent model (reports/metrics/benchmark_recsys.json by default).")
+    kind.add_argument("--dataset", metavar="PATH",
+                      help="a file in the S3-Rec format (default: Amazon Beauty)")
+    kind.add_argument("--seeds", type=int, default=3, help="seeds per neural model (default 3)")
+    kind.add_argument("--models", help="comma-separated from GRU,LSTM,SimpleRNN,SASRec,Markov,MostPopular "
+                      "(default: all)")
+    kind.add_argument("--epochs", type=int, help="most epochs per training run (default 40)")
+    kind.add_argument("--patience", type=int, help="epochs without a better validation NDCG@10 (default 5)")
+    kind.add_argument("--search", type=int, help="configurations of the validation search (default 4)")
+    kind.add_argument("--batching", choices=("windows", "session_parallel"),
+                      help="mini-batches of the recurrent models (default windows)")
+    kind.add_argument("--out", metavar="FILE", help="the JSON to write")
+    kind.add_argument("--published", metavar="FILE", help="the dataset's published results (JSON; "
+                      "default: <name>.published.json beside the dataset)")
     kind.add_argument("--resume", action="store_true",
-                      help="keep the runs already in benchmark_recsys.json and do the rest")
+                      help="keep the runs already in the output file and do the rest")
     kind = kinds.add_parser("report", help="the whole report from a cold start: time per notebook",
                             description="Build the whole report in a fresh work folder (no data, no "
                             "saved trials), print each notebook's time against the goals (workshop: "
@@ -364,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_option(kind)
     kind.add_argument("--keep", metavar="DIR", help="build in DIR (new or empty) and keep it, e.g. for "
                       "`beauty results --reports DIR/reports` (default: a temporary folder)")
+    kind = kinds.add_parser("scale", help="the study's out-of-core path at 1M, 5M and 20.7M events",
+                            description="Time each stage of the out-of-core path (conversion, "
+                            "preprocessing on pandas and on Dask with 1 and 2 workers, training from "
+                            "Parquet shards) at each size, with its peak memory (python -m "
+                            "utils.report.scale). Resumable: each stage is written to "
+                            "reports/metrics/benchmark_scale.json as it ends.")
+    kind.add_argument("--sizes", type=int, nargs="+", help="events at each size (default 1M 5M 20.7M)")
+    kind.add_argument("--epochs", type=int, help="training epochs of each model (default 2)")
+    kind.add_argument("--folder", help="where the data is written (default data/raw/scale/)")
+    kind.add_argument("--again", action="store_true", help="rerun the stages already recorded")
+    kind.add_argument("--plot", metavar="PNG", help="only draw the recorded figures into PNG")
     sub.set_defaults(run=benchmark)
     return parser
 

@@ -105,13 +105,8 @@ def bucket_sessions(task: tuple[str, dict]) -> dict:
 
 
 def _split(table: pd.DataFrame, p: dict) -> pd.Series:
-    """The time split of a bucket's sessions by the days of the whole log (``p["days"]``)."""
-    first, last = p["days"]
-    test_start = last - pd.Timedelta(days=p["test_days"] - 1)
-    val_start = test_start - pd.Timedelta(days=p["validation_days"])
-    day = table["start"].dt.floor("D")
-    split = np.where(day >= test_start, "test", np.where(day >= val_start, "validation", "train"))
-    return pd.Series(pd.Categorical(split, categories=sessions.SPLITS), index=table.index)
+    """The time split of a bucket's sessions by the first and last day of the whole log."""
+    return sessions.time_split(table, p["validation_days"], p["test_days"], p["days"])
 
 
 def bucket_statistics(task: tuple[str, dict]) -> dict:
@@ -227,11 +222,9 @@ def preprocess(events_dir: str | os.PathLike | None = None, out: str | os.PathLi
         parts = run(bucket_sessions, [(f, p) for f in folders])
         first = min(part["first_day"] for part in parts if part["sessions"])
         last = max(part["last_day"] for part in parts if part["sessions"])
-        if last - pd.Timedelta(days=test_days - 1 + validation_days) <= first:
-            raise ValueError(f"the data spans {(last - first).days + 1} days: too few for "
-                             f"{validation_days} validation and {test_days} test days plus a "
-                             "training period; lower them")
         p["days"] = (first, last)
+        # fails here, before any feature is built, if the log is too short for the split
+        sessions.time_split(pd.DataFrame({"start": [first]}), validation_days, test_days, p["days"])
         seconds["sessions"] = time.perf_counter() - started
 
         started = time.perf_counter()

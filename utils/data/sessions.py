@@ -79,15 +79,17 @@ def decision_points(sessions: pd.DataFrame, inputs: pd.DataFrame,
     return points, point_inputs
 
 
-def time_split(sessions: pd.DataFrame, validation_days: int, test_days: int) -> pd.Series:
+def time_split(sessions: pd.DataFrame, validation_days: int, test_days: int,
+               days: tuple | None = None) -> pd.Series:
     """Assign each session to train / validation / test by the day it starts: the last
-    ``test_days`` days are test, the ``validation_days`` before them validation."""
+    ``test_days`` days are test, the ``validation_days`` before them validation. ``days`` =
+    (first, last) day of the whole log, when ``sessions`` is only part of it (default: theirs)."""
     day = sessions["start"].dt.floor("D")
-    last = day.max()
+    first, last = days if days is not None else (day.min(), day.max())
     test_start = last - pd.Timedelta(days=test_days - 1)
     val_start = test_start - pd.Timedelta(days=validation_days)
-    if val_start <= day.min():
-        span = (last - day.min()).days + 1
+    if val_start <= first:
+        span = (last - first).days + 1
         raise ValueError(f"the data spans {span} days: too few for {validation_days} validation "
                          f"and {test_days} test days plus a training period; lower them")
     split = np.where(day >= test_start, "test", np.where(day >= val_start, "validation", "train"))

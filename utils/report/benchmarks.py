@@ -1,12 +1,16 @@
-"""The speed benchmarks, run by ``beauty benchmark data|study|recsys``.
+"""The speed benchmarks, run by ``beauty benchmark data|study|recsys|report|scale``.
 
-- data: the simulator's events per second and the REES46 conversion against pandas.read_csv;
+- data: the simulator's events per second and the REES46 conversion against pandas.read_csv
+  (written to reports/metrics/benchmark_data.json);
 - study: notebooks 04-06 through the pipeline, then their run times (reports/runs.json) and the
   training speed of each model (05's recorded metrics);
-- recsys: the next-item benchmark on Amazon Beauty (writes reports/metrics/benchmark_recsys.json);
+- recsys: the next-item benchmark on Amazon Beauty or any file in the S3-Rec format (writes
+  reports/metrics/benchmark_recsys.json, or the file given with --out);
 - report: the whole report from a cold start (a fresh work folder: no data, no saved trials), its
   time per notebook against the goals, written to reports/metrics/benchmark_report.json; the
-  folder can be kept for ``beauty results``.
+  folder can be kept for ``beauty results``;
+- scale: the purchase study's out-of-core path at 1M, 5M and 20.7M events, each stage's time
+  and peak memory (utils.report.scale; reports/metrics/benchmark_scale.json).
 
 Each benchmark runs as its own process, ``python -m ...``, exactly as a person would type it, so
 that the peak memory a benchmark reports is its own.
@@ -26,7 +30,7 @@ from pathlib import Path
 from utils.core import config
 from utils.core.files import write_json_atomic
 
-BENCHMARKS = ("data", "study", "recsys", "report")
+BENCHMARKS = ("data", "study", "recsys", "report", "scale")
 # the time goals of a report on a 2-core laptop, in seconds: (whole report, each notebook)
 REPORT_GOALS = {"workshop": (600, 120), "smoke": (180, None)}
 STUDY_NOTEBOOKS = ("04_feature_engineering", "05_rnn_vs_lstm", "06_evaluation")
@@ -34,9 +38,14 @@ TRAINING_NOTEBOOK = "05_rnn_vs_lstm"
 
 
 def commands(name: str, *, events: int = 1_000_000, rows: int = 20_000_000,
-             profile: str = config.DEFAULT_PROFILE, seeds: int = 3,
-             resume: bool = False) -> list[list[str]]:
-    """The ``python -m ...`` command lines (without ``python``) that benchmark ``name`` runs."""
+             profile: str = config.DEFAULT_PROFILE, seeds: int = 3, resume: bool = False,
+             scale: tuple[str, ...] = (), **recsys) -> list[list[str]]:
+    """The ``python -m ...`` command lines (without ``python``) that benchmark ``name`` runs.
+
+    ``recsys`` takes the options of ``python -m utils.tasks.recommend --benchmark`` that are set
+    (dataset, models, epochs, patience, search, batching, out, published); paths are made
+    absolute, as the command runs in the project folder. ``scale`` is passed on to
+    ``python -m utils.report.scale``."""
     if name == "data":
         return [["-m", "utils.data.simulate", "--benchmark", "--events", str(events)],
                 ["-m", "utils.data.rees46", "--benchmark-rees46", "--rows", str(rows)]]
@@ -44,10 +53,15 @@ def commands(name: str, *, events: int = 1_000_000, rows: int = 20_000_000,
         first, last = STUDY_NOTEBOOKS[0][:2], STUDY_NOTEBOOKS[-1][:2]
         return [["-m", "utils", "report", "--profile", profile, "--only", f"{first}-{last}"]]
     if name == "recsys":
-        return [["-m", "utils.tasks.recommend", "--benchmark", "--seeds", str(seeds),
+        paths = ("dataset", "out", "published")
+        options = [part for key, value in recsys.items() if value is not None
+                   for part in (f"--{key}", str(Path(value).resolve()) if key in paths else str(value))]
+        return [["-m", "utils.tasks.recommend", "--benchmark", "--seeds", str(seeds), *options,
                  *(["--resume"] if resume else [])]]
     if name == "report":
         return [["-m", "utils", "report", "--profile", profile]]
+    if name == "scale":
+        return [["-m", "utils.report.scale", *scale]]
     raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
 
 

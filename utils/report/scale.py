@@ -42,6 +42,11 @@ def _peak_mib(who=resource.RUSAGE_SELF) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
+def stage_peak(stage: str, figures: dict) -> float:
+    """A stage's peak memory in MiB: the process's, or on Dask its largest worker's if larger."""
+    return max(figures["peak_mib"], figures["children_peak_mib"] if stage.startswith("dask_") else 0)
+
+
 def make_data(folder: Path, events: int, seed: int = 0) -> dict:
     """A simulated shop of about ``events`` events over Oct 2019 - Feb 2020, as REES46 CSVs in
     folder/csv; returns its size and visitors per month."""
@@ -166,7 +171,7 @@ def table(record: dict) -> str:
             if stage not in stages:
                 continue
             r = stages[stage]
-            peak = max(r["peak_mib"], r.get("children_peak_mib", 0)) if stage != "train" else r["peak_mib"]
+            peak = stage_peak(stage, r)
             note = ""
             if stage.startswith("dask_"):
                 note = (f"same as pandas: {r['same_as_pandas']}; "
@@ -176,6 +181,75 @@ def table(record: dict) -> str:
                                  for k in KINDS)
             lines.append(f"{int(size):>12,} {stage:12s} {r['wall_seconds']:9.1f} {peak:9,.0f}  {note}")
     return "\n".join(lines)
+
+
+def data_benchmark_lines(figures: dict) -> list[str]:
+    """benchmark_data.json (``beauty benchmark data``) as Markdown lines."""
+    load = figures["load_average_1min_before"]
+    return [f"`{figures['command']}`: {figures['rows']:,} generated rows ({figures['csv_mib']:,.0f} MiB "
+            f"of CSV), {figures['cpus']} CPUs, load average {load} before.", "",
+            "| reader | seconds | peak MiB |", "|---|---|---|",
+            *[f"| {name}: {what} | {figures[name + '_s']:.1f} | "
+              f"{figures[name.split('_')[0] + '_peak_mib']:,.0f} |"
+              for name, what in figures["tasks"].items()],
+            "", f"The conversion takes {figures['convert_s'] / figures['pandas_read_csv_s']:.1f} times the "
+            f"time of `pandas.read_csv` at {figures['convert_memory_share_of_pandas']:.0%} of its peak "
+            f"memory; Arrow's parser alone takes {figures['pyarrow_read_csv_s']:.1f} s."]
+
+
+def measured_markdown(record: dict, data_figures: dict | None) -> str:
+    """The measured section of docs/scale.md: the stage table, the simulated data and the
+    conversion benchmark, every number from the recorded runs."""
+    lines = ["Written by `python -m utils.report.scale --docs docs/scale.md` from "
+             "reports/metrics/benchmark_scale.json"
+             + (" and benchmark_data.json" if data_figures else "") + f"; {record['cpus']} CPUs, "
+             f"{record['memory_gib']} GiB of memory. `load` is the load average before each stage "
+             "(0 is idle, 2 is both cores busy).", "",
+             "| events | stage | seconds | peak MiB | load | notes |", "|---|---|---|---|---|---|"]
+    for size, stages in sorted(record["runs"].items(), key=lambda kv: int(kv[0])):
+        data = stages.get("data", {})
+        for stage in STAGES:
+            if stage not in stages:
+                continue
+            r = stages[stage]
+            note = ""
+            if stage == "preprocess":
+                note = (f"{r['buckets']} buckets; {r['sessions']:,} sessions, {r['points']:,} decision "
+                        f"points; " + ", ".join(f"{k} {v:.0f} s" for k, v in r["step_seconds"].items()))
+            if stage.startswith("dask_"):
+                speed_up = stages["preprocess"]["wall_seconds"] / r["wall_seconds"]
+                note = (f"output identical to pandas: {'yes' if r['same_as_pandas'] else 'NO'}; "
+                        f"speed-up over pandas {speed_up:.2f}")
+            if stage == "train":
+                note = "; ".join(f"{k.upper()} test ROC-AUC {r[k]['test_auc']:.3f}, "
+                                 f"{r[k]['points_per_second']:,} points/s" for k in KINDS)
+                note += f" ({r['epochs']} epochs, {r['setting']['units']} units)"
+            events = f"{data['events']:,}" if data else size
+            lines.append(f"| {events} | {stage} | {r['wall_seconds']:.1f} | {stage_peak(stage, r):,.0f} | "
+                         f"{r['load_before']} | {note} |")
+    lines += ["", "The simulated shops, visitors each month:", ""]
+    for _, stages in sorted(record["runs"].items(), key=lambda kv: int(kv[0])):
+        if "data" in stages:
+            d = stages["data"]
+            lines.append(f"- {d['events']:,} events, {d['n_users']:,} registered shoppers: "
+                         + ", ".join(f"{m} {v:,}" for m, v in d["visitors_per_month"].items()))
+    if data_figures:
+        lines += ["", "### The conversion against `pandas.read_csv`", "", *data_benchmark_lines(data_figures)]
+    return "\n".join(lines)
+
+
+MARKS = ("<!-- measured: start -->", "<!-- measured: end -->")
+
+
+def write_docs(record: dict, data_figures: dict | None, page: str | os.PathLike) -> Path:
+    """Replace the measured section of ``page`` (between MARKS) and draw figures/scale.png
+    beside it."""
+    page = Path(page)
+    text = page.read_text(encoding="utf-8")
+    start, end = text.index(MARKS[0]) + len(MARKS[0]), text.index(MARKS[1])
+    page.write_text(text[:start] + "\n" + measured_markdown(record, data_figures) + "\n" + text[end:],
+                    encoding="utf-8")
+    return plot(record, page.parent / "figures" / "scale.png")
 
 
 def plot(record: dict, path: str | os.PathLike):
@@ -194,7 +268,7 @@ def plot(record: dict, path: str | os.PathLike):
         runs = [record["runs"][s][stage] for s in have]
         x = [record["runs"][s]["data"]["events"] for s in have]
         axes[0].plot(x, [r["wall_seconds"] for r in runs], marker="o", label=stage)
-        axes[1].plot(x, [max(r["peak_mib"], r.get("children_peak_mib", 0)) / 1024 for r in runs],
+        axes[1].plot(x, [stage_peak(stage, r) / 1024 for r in runs],
                      marker="o", label=stage)
     axes[0].set(title="Time of each stage", xlabel="events (log scale)", ylabel="seconds (log scale)",
                 xscale="log", yscale="log")
@@ -222,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="default reports/metrics/benchmark_scale.json")
     parser.add_argument("--again", action="store_true", help="rerun stages already recorded")
     parser.add_argument("--plot", help="draw the recorded figures into this PNG file and stop")
+    parser.add_argument("--docs", help="write the recorded figures into this page (docs/scale.md, "
+                        "between its measured marks, with benchmark_data.json if present) and "
+                        "figures/scale.png beside it, and stop")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -234,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else config.reports_dir("metrics") / "benchmark_scale.json"
     if args.plot:
         print(plot(json.loads(out.read_text(encoding="utf-8")), args.plot))
+        return 0
+    if args.docs:
+        data_path = out.with_name("benchmark_data.json")
+        data_figures = json.loads(data_path.read_text(encoding="utf-8")) if data_path.is_file() else None
+        print(write_docs(json.loads(out.read_text(encoding="utf-8")), data_figures, args.docs))
         return 0
     run(args.sizes, folder, out, args.epochs, tuple(args.stages), args.again)
     return 0
