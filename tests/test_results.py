@@ -253,3 +253,20 @@ def test_benchmark_report_times_a_cold_run_and_writes_it(tmp_path, monkeypatch, 
     assert seen["workdir"] == kept and (kept / "reports" / "metrics" / "benchmark_report.json").is_file()
     with pytest.raises(ValueError, match="kept is not empty: the benchmark needs a cold work folder"):
         benchmarks.run("report", profile="workshop", keep=kept)
+
+
+def test_the_scale_and_conversion_benchmarks_are_included(reports):
+    stage = {"wall_seconds": 12.5, "peak_mib": 900.0, "children_peak_mib": 1500.0, "load_before": 0.1}
+    record = {"cpus": 2, "memory_gib": 23.5, "runs": {"1000": {
+        "data": {"events": 1234, "n_users": 50, "visitors_per_month": {"2019-10": 40}},
+        "convert": stage,
+        "preprocess": {**stage, "wall_seconds": 30.0, "buckets": 2, "sessions": 300, "points": 900,
+                       "step_seconds": {"features": 20.0}},
+        "dask_1": {**stage, "wall_seconds": 40.0, "same_as_pandas": True},
+        "dask_2": {**stage, "wall_seconds": 25.0, "same_as_pandas": True}}}}
+    (reports / "metrics" / "benchmark_scale.json").write_text(json.dumps(record))
+    page = results.results_markdown(reports)
+    assert "## Benchmark: the study at scale" in page
+    assert "| 1,234 | dask_2 | 25.0 | 1,500 | 0.1 | output identical to pandas: yes; speed-up over pandas " \
+           "1.20, over one worker 1.60 |" in page
+    assert "2019-10 40" in page and "benchmark_scale" not in page.split("## Benchmark: the study")[0]

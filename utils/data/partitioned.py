@@ -51,7 +51,7 @@ def bucket_of(user_id: np.ndarray, buckets: int) -> np.ndarray:
 
 
 def split_month(task: tuple[str, int, str]) -> dict:
-    """Write one monthly Parquet file's events into buckets: <out>/bucket=K/<month>.parquet.
+    """Write one monthly Parquet file's events into buckets: <out>/bucket=K/events-<month>.parquet.
     ``task`` = (file, buckets, out). Reads a million rows at a time."""
     path, buckets, out = task
     month = Path(path).parent.name.removeprefix("month=")
@@ -65,7 +65,7 @@ def split_month(task: tuple[str, int, str]) -> dict:
                 if k not in writers:
                     folder = Path(out) / f"bucket={k:04d}"
                     folder.mkdir(parents=True, exist_ok=True)
-                    writers[k] = pq.ParquetWriter(folder / f"{month}.parquet", SCHEMA)
+                    writers[k] = pq.ParquetWriter(folder / f"events-{month}.parquet", SCHEMA)
                 writers[k].write_table(batch.filter(pa.array(bucket == k)))
             rows += batch.num_rows
     finally:
@@ -76,7 +76,7 @@ def split_month(task: tuple[str, int, str]) -> dict:
 
 def _read_bucket(folder: Path) -> pd.DataFrame:
     """A bucket's events in month order, each month in the conversion's row order."""
-    parts = [pq.read_table(f, schema=SCHEMA) for f in sorted(folder.glob("*.parquet"))]
+    parts = [pq.read_table(f, schema=SCHEMA) for f in sorted(folder.glob("events-*.parquet"))]
     return pa.concat_tables(parts).to_pandas() if parts else SCHEMA.empty_table().to_pandas()
 
 

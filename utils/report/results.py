@@ -177,6 +177,22 @@ def recsys_section(reports: Path) -> list[str]:
             ""]
 
 
+def scale_section(reports: Path) -> list[str]:
+    """The out-of-core path at scale (``beauty benchmark scale``) and the conversion against
+    pandas.read_csv (``beauty benchmark data``), when the run folder has them."""
+    from utils.report import scale
+
+    metrics = reports / "metrics"
+    records = {name: json.loads((metrics / f"benchmark_{name}.json").read_text(encoding="utf-8"))
+               for name in ("scale", "data") if (metrics / f"benchmark_{name}.json").is_file()}
+    if "scale" in records:
+        return ["## Benchmark: the study at scale", "", "What docs/scale.md explains, as measured:", "",
+                scale.measured_markdown(records["scale"], records.get("data")), ""]
+    if "data" in records:
+        return ["## Benchmark: the REES46 conversion", "", *scale.data_benchmark_lines(records["data"]), ""]
+    return []
+
+
 def speed_section(reports: Path, payloads: dict) -> list[str]:
     if TRAINING_NOTEBOOK not in payloads:
         return []
@@ -209,7 +225,8 @@ def results_markdown(reports: str | Path | None = None, command: str = "beauty r
     lines = header(payloads, reports, command, runs)
     for stem, payload in payloads.items():
         lines += notebook_section(stem, payload, runs.get(stem))
-    lines += speed_section(reports, payloads) + report_benchmark_section(reports) + recsys_section(reports)
+    lines += (speed_section(reports, payloads) + report_benchmark_section(reports) + recsys_section(reports)
+              + scale_section(reports))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -200,9 +200,9 @@ def data_benchmark_lines(figures: dict) -> list[str]:
 def measured_markdown(record: dict, data_figures: dict | None) -> str:
     """The measured section of docs/scale.md: the stage table, the simulated data and the
     conversion benchmark, every number from the recorded runs."""
-    lines = ["Written by `python -m utils.report.scale --docs docs/scale.md` from "
-             "reports/metrics/benchmark_scale.json"
-             + (" and benchmark_data.json" if data_figures else "") + f"; {record['cpus']} CPUs, "
+    lines = ["Written by `python -m utils.report.scale --docs docs/scale.md` from the records of "
+             "`beauty benchmark scale`" + (" and `beauty benchmark data`" if data_figures else "")
+             + f" (benchmark_scale.json, benchmark_data.json); {record['cpus']} CPUs, "
              f"{record['memory_gib']} GiB of memory. `load` is the load average before each stage "
              "(0 is idle, 2 is both cores busy).", "",
              "| events | stage | seconds | peak MiB | load | notes |", "|---|---|---|---|---|---|"]
@@ -220,6 +220,8 @@ def measured_markdown(record: dict, data_figures: dict | None) -> str:
                 speed_up = stages["preprocess"]["wall_seconds"] / r["wall_seconds"]
                 note = (f"output identical to pandas: {'yes' if r['same_as_pandas'] else 'NO'}; "
                         f"speed-up over pandas {speed_up:.2f}")
+                if stage == "dask_2" and "dask_1" in stages:
+                    note += f", over one worker {stages['dask_1']['wall_seconds'] / r['wall_seconds']:.2f}"
             if stage == "train":
                 note = "; ".join(f"{k.upper()} test ROC-AUC {r[k]['test_auc']:.3f}, "
                                  f"{r[k]['points_per_second']:,} points/s" for k in KINDS)
