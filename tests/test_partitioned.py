@@ -130,7 +130,7 @@ def test_a_log_too_short_for_the_split_and_a_missing_folder_are_refused(converte
     with pytest.raises(ValueError, match="too few"):
         partitioned.preprocess(converted / "events", tmp_path / "out", buckets=2,
                                validation_days=60, test_days=60)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.work").exists()
     with pytest.raises(FileNotFoundError, match="convert the CSVs"):
         partitioned.preprocess(tmp_path / "nothing", tmp_path / "out")
     with pytest.raises(ValueError, match="engine 'spark'"):

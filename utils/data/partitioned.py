@@ -211,54 +211,56 @@ def preprocess(events_dir: str | os.PathLike | None = None, out: str | os.PathLi
         buckets = max(2, -(-rows // BUCKET_EVENTS))
     work = out.with_name(f".{out.name}.work")
     shutil.rmtree(work, ignore_errors=True)
-    seconds = {}
-    with engine_map(engine, workers, client) as run:
-        started = time.perf_counter()
-        split = run(split_month, [(str(f), buckets, str(work / "buckets")) for f in months])
-        folders = [str(f) for f in sorted((work / "buckets").glob("bucket=*"))]
-        seconds["bucket"] = time.perf_counter() - started
+    try:  # the work folder holds a copy of the log: it never outlives the call
+        seconds = {}
+        with engine_map(engine, workers, client) as run:
+            started = time.perf_counter()
+            split = run(split_month, [(str(f), buckets, str(work / "buckets")) for f in months])
+            folders = [str(f) for f in sorted((work / "buckets").glob("bucket=*"))]
+            seconds["bucket"] = time.perf_counter() - started
 
-        started = time.perf_counter()
-        parts = run(bucket_sessions, [(f, p) for f in folders])
-        first = min(part["first_day"] for part in parts if part["sessions"])
-        last = max(part["last_day"] for part in parts if part["sessions"])
-        p["days"] = (first, last)
-        # fails here, before any feature is built, if the log is too short for the split
-        sessions.time_split(pd.DataFrame({"start": [first]}), validation_days, test_days, p["days"])
-        seconds["sessions"] = time.perf_counter() - started
+            started = time.perf_counter()
+            parts = run(bucket_sessions, [(f, p) for f in folders])
+            first = min(part["first_day"] for part in parts if part["sessions"])
+            last = max(part["last_day"] for part in parts if part["sessions"])
+            p["days"] = (first, last)
+            # fails here, before any feature is built, if the log is too short for the split
+            sessions.time_split(pd.DataFrame({"start": [first]}), validation_days, test_days, p["days"])
+            seconds["sessions"] = time.perf_counter() - started
 
-        started = time.perf_counter()
-        statistics = features.combine_statistics(run(bucket_statistics, [(f, p) for f in folders]))
-        encoder = features.SequenceEncoder(max_len=max_k, min_count=min_count)
-        encoder.fit_statistics(statistics)
-        seconds["encoder"] = time.perf_counter() - started
+            started = time.perf_counter()
+            statistics = features.combine_statistics(run(bucket_statistics, [(f, p) for f in folders]))
+            encoder = features.SequenceEncoder(max_len=max_k, min_count=min_count)
+            encoder.fit_statistics(statistics)
+            seconds["encoder"] = time.perf_counter() - started
 
-        started = time.perf_counter()
-        result = work / "result"
-        made = run(bucket_features, [(f, p, encoder.to_dict(), str(result)) for f in folders])
-        seconds["features"] = time.perf_counter() - started
-    n, user_mean, m2 = functools.reduce(features.combine_moments, [m["user_moments"] for m in made])
-    user_std = np.sqrt(m2 / max(n, 1)) + 1e-6
-    summary = {
-        "engine": engine, "workers": workers if engine == "dask" else 1, "buckets": len(folders),
-        "events_dir": str(events_dir), "months": {s["month"]: s["rows"] for s in split},
-        "days": [str(first.date()), str(last.date())], "params": {**knobs, "min_count": min_count},
-        **{name: sum(part[name] for part in parts)
-           for name in ("rows_in", "sessions_filled_rows", "bot_sessions", "bot_rows", "events",
-                        "sessions", "users")},
-        **{name: sum(part[name] for part in made)
-           for name in ("points", "buying_points", *(f"{what}_{s}" for s in sessions.SPLITS
-                                                     for what in ("points", "buying_points", "sessions")))},
-        "vocab_sizes": encoder.vocab_sizes, "n_numeric": len(features.NUMERIC_FEATURES),
-        "max_k": max_k, "user_columns": made[0]["user_columns"],
-        # the standardisation of the user features, fitted on the training sessions (as 05's)
-        "user_mean": user_mean.tolist(), "user_std": user_std.tolist(),
-        "seconds": {name: round(value, 2) for name, value in seconds.items()},
-    }
-    write_json_atomic(result / "encoder.json", encoder.to_dict())
-    write_json_atomic(result / "summary.json", summary)
-    replace_dir(result, out)
-    shutil.rmtree(work, ignore_errors=True)
+            started = time.perf_counter()
+            result = work / "result"
+            made = run(bucket_features, [(f, p, encoder.to_dict(), str(result)) for f in folders])
+            seconds["features"] = time.perf_counter() - started
+        n, user_mean, m2 = functools.reduce(features.combine_moments, [m["user_moments"] for m in made])
+        user_std = np.sqrt(m2 / max(n, 1)) + 1e-6
+        summary = {
+            "engine": engine, "workers": workers if engine == "dask" else 1, "buckets": len(folders),
+            "events_dir": str(events_dir), "months": {s["month"]: s["rows"] for s in split},
+            "days": [str(first.date()), str(last.date())], "params": {**knobs, "min_count": min_count},
+            **{name: sum(part[name] for part in parts)
+               for name in ("rows_in", "sessions_filled_rows", "bot_sessions", "bot_rows", "events",
+                            "sessions", "users")},
+            **{name: sum(part[name] for part in made)
+               for name in ("points", "buying_points", *(f"{what}_{s}" for s in sessions.SPLITS for what
+                                                         in ("points", "buying_points", "sessions")))},
+            "vocab_sizes": encoder.vocab_sizes, "n_numeric": len(features.NUMERIC_FEATURES),
+            "max_k": max_k, "user_columns": made[0]["user_columns"],
+            # the standardisation of the user features, fitted on the training sessions (as 05's)
+            "user_mean": user_mean.tolist(), "user_std": user_std.tolist(),
+            "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        }
+        write_json_atomic(result / "encoder.json", encoder.to_dict())
+        write_json_atomic(result / "summary.json", summary)
+        replace_dir(result, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return summary
 
 
