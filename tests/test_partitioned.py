@@ -4,13 +4,16 @@ pandas, and bucket by bucket it computes what notebooks 03-04's functions comput
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from utils.core import crypto
 from utils.data import clean, explore, features, partitioned, sessions
 from utils.data.rees46 import convert_rees46, load_rees46_events, write_rees46_csv
 from utils.data.simulate import simulate_shop
@@ -131,7 +134,23 @@ def test_a_log_too_short_for_the_split_and_a_missing_folder_are_refused(converte
         partitioned.preprocess(converted / "events", tmp_path / "out", buckets=2,
                                validation_days=60, test_days=60)
     assert not (tmp_path / "out").exists() and not (tmp_path / ".out.work").exists()
-    with pytest.raises(FileNotFoundError, match="convert the CSVs"):
+    with pytest.raises(FileNotFoundError, match="holds no converted events"):
         partitioned.preprocess(tmp_path / "nothing", tmp_path / "out")
     with pytest.raises(ValueError, match="engine 'spark'"):
         partitioned.preprocess(converted / "events", tmp_path / "out", engine="spark")
+
+
+def test_encrypted_parts_and_several_parts_a_month_are_all_read(converted, on_pandas, tmp_path):
+    folder, summary = on_pandas
+    events = tmp_path / "events"
+    shutil.copytree(converted / "events", events)
+    month = sorted(events.glob("month=*"))[0]
+    table = pq.read_table(month / "part-0000.parquet")  # one month cut in two parts
+    pq.write_table(table.slice(0, 100), month / "part-0000.parquet")
+    pq.write_table(table.slice(100), month / "part-0001.parquet")
+    crypto.encrypt_file(month / "part-0001.parquet", crypto.secret_key("encryption"), remove_plain=True)
+    again = partitioned.preprocess(events, tmp_path / "out", **KNOBS)
+    assert again["rows_in"] == summary["rows_in"] and again["months"] == summary["months"]
+    pd.testing.assert_frame_equal(
+        partitioned.read_shards(tmp_path / "out").sort_values(["user_session", "k"], ignore_index=True),
+        partitioned.read_shards(folder).sort_values(["user_session", "k"], ignore_index=True))

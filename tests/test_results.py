@@ -262,11 +262,13 @@ def test_the_scale_and_conversion_benchmarks_are_included(reports):
         "convert": stage,
         "preprocess": {**stage, "wall_seconds": 30.0, "buckets": 2, "sessions": 300, "points": 900,
                        "step_seconds": {"features": 20.0}},
-        "dask_1": {**stage, "wall_seconds": 40.0, "same_as_pandas": True},
-        "dask_2": {**stage, "wall_seconds": 25.0, "same_as_pandas": True}}}}
+        "dask_1": {**stage, "wall_seconds": 40.0, "same_as_pandas": True,
+                   "step_seconds": {"features": 32.0}},
+        "dask_2": {**stage, "wall_seconds": 25.0, "same_as_pandas": True,
+                   "step_seconds": {"features": 16.0}}}}}
     (reports / "metrics" / "benchmark_scale.json").write_text(json.dumps(record))
     page = results.results_markdown(reports)
     assert "## Benchmark: the study at scale" in page
-    assert "| 1,234 | dask_2 | 25.0 | 1,500 | 0.1 | output identical to pandas: yes; speed-up over pandas " \
-           "1.20, over one worker 1.60 |" in page
+    assert ("| 1,234 | dask_2 | 25.0 | 3,900 | 0.1 | output identical to pandas: yes; steps 16 s, "
+            "1.25 times as fast as pandas, 2.00 times one worker; largest worker 1,500 MiB |") in page
     assert "2019-10 40" in page and "benchmark_scale" not in page.split("## Benchmark: the study")[0]

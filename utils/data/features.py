@@ -43,7 +43,9 @@ def encoder_statistics(train_inputs: pd.DataFrame) -> dict:
     raw = _event_columns(train_inputs)
     return {"category": train_inputs["category_id"].dropna().value_counts(),
             "brand": train_inputs["brand"].astype("string").dropna().value_counts(),
-            "moments": {name: moments(raw[name].to_numpy(float)) for name in ("log_price", "log_gap")}}
+            # missing values are skipped, as pandas' mean and std skip them
+            "moments": {name: moments(raw[name].dropna().to_numpy(float))
+                        for name in ("log_price", "log_gap")}}
 
 
 def combine_statistics(parts: list[dict]) -> dict:

@@ -35,9 +35,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from utils.core import config
+from utils.core import config, crypto
 from utils.core.files import replace_dir, write_json_atomic
-from utils.data import clean, explore, features, sessions
+from utils.data import clean, explore, features, rees46, sessions
 from utils.data.schema import SCHEMA
 
 ENGINES = ("pandas", "dask")
@@ -51,21 +51,23 @@ def bucket_of(user_id: np.ndarray, buckets: int) -> np.ndarray:
 
 
 def split_month(task: tuple[str, int, str]) -> dict:
-    """Write one monthly Parquet file's events into buckets: <out>/bucket=K/events-<month>.parquet.
-    ``task`` = (file, buckets, out). Reads a million rows at a time."""
+    """Write the events of one part of the conversion (month=YYYY-MM/part-N.parquet, plain or
+    encrypted) into buckets: <out>/bucket=K/events-<month>-<part>.parquet. ``task`` = (file,
+    buckets, out). Reads a million rows at a time."""
     path, buckets, out = task
     month = Path(path).parent.name.removeprefix("month=")
+    part = Path(path).name.split(".")[0]
     writers: dict[int, pq.ParquetWriter] = {}
     rows = 0
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20):
+        for batch in pq.ParquetFile(crypto.for_reading(path)).iter_batches(batch_size=1 << 20):
             batch = pa.Table.from_batches([batch]).cast(SCHEMA)
             bucket = bucket_of(batch.column("user_id").to_numpy(), buckets)
             for k in np.unique(bucket):
                 if k not in writers:
                     folder = Path(out) / f"bucket={k:04d}"
                     folder.mkdir(parents=True, exist_ok=True)
-                    writers[k] = pq.ParquetWriter(folder / f"events-{month}.parquet", SCHEMA)
+                    writers[k] = pq.ParquetWriter(folder / f"events-{month}-{part}.parquet", SCHEMA)
                 writers[k].write_table(batch.filter(pa.array(bucket == k)))
             rows += batch.num_rows
     finally:
@@ -95,12 +97,14 @@ def bucket_sessions(task: tuple[str, dict]) -> dict:
     events = events[~is_bot].reset_index(drop=True)
     events.to_parquet(folder / "clean.parquet")
     table, inputs = sessions.purchase_task(events)
+    shared = int((events.groupby("user_session")["user_id"].nunique() > 1).sum())
     table.to_parquet(folder / "sessions.parquet")
     inputs.to_parquet(folder / "inputs.parquet")
     day = table["start"].dt.floor("D")
     return {"bucket": folder.name, "rows_in": rows_in, "sessions_filled_rows": filled,
             "bot_sessions": len(bots), "bot_rows": int(is_bot.sum()), "events": len(events),
             "sessions": len(table), "users": int(table["user_id"].nunique()),
+            "sessions_of_several_users": shared,
             "first_day": day.min(), "last_day": day.max()}
 
 
@@ -162,7 +166,7 @@ def _as_list_array(values: np.ndarray) -> pa.Array:
     """A (n, ...) array as a column of fixed-size lists (flattened after the first axis)."""
     if values.ndim == 1:
         return pa.array(values)
-    flat = values.reshape(len(values), -1)
+    flat = values.reshape(len(values), int(np.prod(values.shape[1:])))  # also with 0 rows
     return pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), flat.shape[1])
 
 
@@ -198,16 +202,13 @@ def preprocess(events_dir: str | os.PathLike | None = None, out: str | os.PathLi
     BUCKET_EVENTS events, so a bucket, and the memory it takes, stays the same as the log grows."""
     events_dir = Path(events_dir) if events_dir else config.data_dir("raw") / "rees46_events"
     out = Path(out) if out else config.data_dir("processed") / "partitioned"
-    months = sorted(events_dir.glob("month=*/*.parquet"))
-    if not months:
-        raise FileNotFoundError(f"{events_dir} holds no month=YYYY-MM/*.parquet: convert the CSVs "
-                                "first (utils.data.rees46.convert_rees46)")
+    months = rees46.converted_parts(events_dir)
     knobs = {"session_gap_minutes": session_gap_minutes, "bot_min_events": bot_min_events,
              "bot_events_per_minute": bot_events_per_minute, "max_session_events": max_session_events,
              "max_k": max_k, "validation_days": validation_days, "test_days": test_days}
     p = dict(knobs)
     if buckets is None:
-        rows = sum(pq.read_metadata(f).num_rows for f in months)
+        rows = sum(pq.read_metadata(crypto.for_reading(f)).num_rows for f in months)
         buckets = max(2, -(-rows // BUCKET_EVENTS))
     work = out.with_name(f".{out.name}.work")
     shutil.rmtree(work, ignore_errors=True)
@@ -221,6 +222,13 @@ def preprocess(events_dir: str | os.PathLike | None = None, out: str | os.PathLi
 
             started = time.perf_counter()
             parts = run(bucket_sessions, [(f, p) for f in folders])
+            read, bucketed = sum(s["rows"] for s in split), sum(part["rows_in"] for part in parts)
+            if read != bucketed:  # every row of the conversion is in exactly one bucket
+                raise AssertionError(f"{read:,} rows were read from {events_dir} but the buckets "
+                                     f"hold {bucketed:,}")
+            if not any(part["sessions"] for part in parts):
+                raise ValueError(f"{events_dir}: no session has an input event before a purchase, "
+                                 "so there is nothing to predict")
             first = min(part["first_day"] for part in parts if part["sessions"])
             last = max(part["last_day"] for part in parts if part["sessions"])
             p["days"] = (first, last)
@@ -242,11 +250,13 @@ def preprocess(events_dir: str | os.PathLike | None = None, out: str | os.PathLi
         user_std = np.sqrt(m2 / max(n, 1)) + 1e-6
         summary = {
             "engine": engine, "workers": workers if engine == "dask" else 1, "buckets": len(folders),
-            "events_dir": str(events_dir), "months": {s["month"]: s["rows"] for s in split},
+            "events_dir": str(events_dir),
+            "months": {m: sum(s["rows"] for s in split if s["month"] == m)
+                       for m in sorted({s["month"] for s in split})},
             "days": [str(first.date()), str(last.date())], "params": {**knobs, "min_count": min_count},
             **{name: sum(part[name] for part in parts)
                for name in ("rows_in", "sessions_filled_rows", "bot_sessions", "bot_rows", "events",
-                            "sessions", "users")},
+                            "sessions", "users", "sessions_of_several_users")},
             **{name: sum(part[name] for part in made)
                for name in ("points", "buying_points", *(f"{what}_{s}" for s in sessions.SPLITS for what
                                                          in ("points", "buying_points", "sessions")))},
@@ -283,13 +293,14 @@ def main(argv: list[str] | None = None) -> None:
                         "to use instead of a LocalCluster")
     parser.add_argument("--buckets", type=int, help=f"default: one per {BUCKET_EVENTS:,} events")
     args = parser.parse_args(argv)
-    client = None
-    if args.scheduler:
-        from distributed import Client
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.scheduler:
+            from distributed import Client
 
-        client = Client(args.scheduler)
-    summary = preprocess(args.events, args.out, engine=args.engine, workers=args.workers,
-                         client=client, buckets=args.buckets)
+            client = stack.enter_context(Client(args.scheduler))
+        summary = preprocess(args.events, args.out, engine=args.engine, workers=args.workers,
+                             client=client, buckets=args.buckets)
     print(json.dumps(summary, indent=1, default=str))
 
 

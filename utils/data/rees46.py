@@ -308,13 +308,10 @@ def convert_rees46(
     return report
 
 
-def load_rees46_events(
-    out_dir: str | os.PathLike | None = None, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """Read converted REES46 events (all months, default data/raw/rees46_events/) back as a
-    typed DataFrame, with the raw ids."""
+def converted_parts(out_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The Parquet parts of a conversion (default data/raw/rees46_events/), month by month, each
+    plain or encrypted in place (part-0000.parquet.enc); raises FileNotFoundError if none."""
     out_dir = Path(out_dir) if out_dir is not None else config.data_dir("raw") / "rees46_events"
-    # parts encrypted in place (part-0000.parquet.enc) are read too
     names = {p.with_name(p.name.removesuffix(crypto.ENCRYPTED_SUFFIX))
              for p in out_dir.glob("month=*/part-*.parquet*")}
     files = sorted(crypto.plain_or_encrypted(p) for p in names if p.suffix == ".parquet")
@@ -323,6 +320,15 @@ def load_rees46_events(
             f"{out_dir} holds no converted events (month=YYYY-MM/part-*.parquet). Run "
             "utils.data.rees46.convert_rees46() first; it reads the Kaggle CSVs from "
             f"{config.data_dir('raw') / 'rees46'}.")
+    return files
+
+
+def load_rees46_events(
+    out_dir: str | os.PathLike | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read converted REES46 events (all months, default data/raw/rees46_events/) back as a
+    typed DataFrame, with the raw ids."""
+    files = converted_parts(out_dir)
     unknown = sorted(set(columns or []) - set(COLUMNS))
     if unknown:
         raise KeyError(f"unknown column(s) {unknown}; the events have {', '.join(COLUMNS)}")
@@ -492,6 +498,7 @@ def benchmark_rees46(rows: int, out: str | os.PathLike | None = None) -> dict:
                   f"{timed['rows'] / timed['seconds']:>11,.0f} rows/s  peak RSS "
                   f"{timed['peak_mib']:,.0f} MiB")
             result[f"{task}_s"] = round(timed["seconds"], 2)  # convert_s, pandas_read_csv_s, ...
+            result[f"{task}_rows"] = timed["rows"]
             result[f"{task.split('_')[0]}_peak_mib"] = round(timed["peak_mib"], 1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
