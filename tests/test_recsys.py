@@ -243,7 +243,8 @@ def test_tiny_gru_learns_a_sequential_pattern_and_beats_most_popular():
 NOTEBOOK_07 = "07_recommendation.ipynb"
 
 
-@pytest.mark.parametrize("name", ["TiedScores", "build_recommender"])
+@pytest.mark.parametrize("name", ["TiedScores", "build_recommender", "ReversePositions", "KeysToAttend",
+                                  "build_sasrec"])
 def test_notebook_07_defines_the_library_model(name):
     library = inspect.getsource(getattr(recommender, name)).rstrip("\n")
     shown, first_line = notebook_definition(NOTEBOOK_07, name)
@@ -320,6 +321,38 @@ def test_resume_keeps_runs_of_the_same_settings_only(tmp_path):
     assert recommend.previous_runs(path, {"seeds": 3}) == [{"model": "GRU", "seed": 0}]
     with pytest.raises(ValueError, match="other settings.*without --resume"):
         recommend.previous_runs(path, {"seeds": 5})
+
+
+def test_a_resume_with_another_model_adds_it_to_the_table(tmp_path):
+    dataset = write_s3rec(tmp_path / "Toys.txt", cycle_sequences(n_users=30, n_items=12))
+    out = tmp_path / "toys.json"
+    options = dict(seeds=1, epochs=1, search=1, n_boot=50, out=out)
+    first = recommend.run_benchmark(dataset, models=("Markov",), **options)
+    second = recommend.run_benchmark(dataset, models=("MostPopular",), resume=True, **options)
+    assert set(first["summary"]) == {"Markov"} and set(second["summary"]) == {"Markov", "MostPopular"}
+    assert second["summary"]["Markov"] == first["summary"]["Markov"]  # kept, not run again
+    assert json.loads(out.read_text())["settings"]["models"] == ["Markov", "MostPopular"]
+
+
+def test_the_table_shows_intervals_against_both_references_and_the_published_rows():
+    cell = {"mean": 0.05, "std": 0.002}
+    row = {"HR@10": cell, "NDCG@10": cell, "MRR": cell, "valid_NDCG@10": 0.051, "epochs": cell,
+           "best_epoch": cell, "train_s": 600.0}
+    baseline = row | {"epochs": None, "best_epoch": None, "train_s": 0.2}
+    interval = {"NDCG@10": {"difference": 0.006, "ci_low": 0.004, "ci_high": 0.008}}
+    paired = {"references": {"markov": "Markov", "best_recurrent": "GRU"}, "n_bootstrap": 2000,
+              "vs_markov": {"GRU": interval}, "vs_best_recurrent": {"Markov": interval}}
+    published = {"SASRec": {"HR@10": 0.0605, "NDCG@10": None, "source": "a paper"}}
+    table = recommend.benchmark_table({"GRU": row, "Markov": baseline}, paired, published)
+    assert list(table.index) == ["GRU", "Markov", "SASRec (published)"]
+    assert table.loc["GRU", "NDCG@10 vs Markov [95%]"] == "+0.0060 [+0.0040, +0.0080]"
+    assert table.loc["GRU", "NDCG@10 vs GRU [95%]"] == "-"  # the reference itself
+    assert table.loc["Markov", "epochs"] == "-" and table.loc["GRU", "epochs"] == "0.1 ± 0.0"
+    assert table.loc["SASRec (published)", "NDCG@10"] == "n/a"
+    assert table.loc["SASRec (published)", "source"] == "a paper"
+    assert list(table.columns)[-1] == "source"
+    text = recommend.format_table({"GRU": row}, paired, published)
+    assert "2000 resamples" in text and "not run here" in text
 
 
 # --- any dataset: the file reader -----------------------------------------------------------

@@ -52,13 +52,20 @@ def reports(tmp_path):
         kind: {"validation_auc_mean": 0.88, "validation_auc_std": 0.003, "train_seconds_mean": 7.5,
                "points_per_second": speed, "best_config": {"units": 64}}
         for kind, speed in (("rnn", 19362.0), ("lstm", 6263.0))})
+    cell = {"mean": 0.0435, "std": 0.0044}
+    gru = {"HR@10": {"mean": 0.0748, "std": 0.0052}, "NDCG@10": cell, "MRR": cell,
+           "valid_NDCG@10": 0.046, "epochs": {"mean": 26.0, "std": 2.0},
+           "best_epoch": {"mean": 21.0, "std": 2.0}, "train_s": 600.0}
     (folder / "metrics" / "benchmark_recsys.json").write_text(json.dumps({
         "command": "python -m utils.tasks.recommend --benchmark --seeds 3",
         "dataset": "amazon_beauty (22363 users, 12101 items)", "protocol": "leave-one-out",
-        "git_commit": "abc", "published_s3rec": {"SASRec": {"HR@10": 0.0605, "NDCG@10": 0.0318}},
-        "summary": {"GRU": {"HR@10": {"mean": 0.0748, "std": 0.0052},
-                            "NDCG@10": {"mean": 0.0435, "std": 0.0044},
-                            "epochs_per_seed": [10, 23, 6], "train_s": 900.0}}}))
+        "git_commit": "abc", "published": {"SASRec": {"HR@10": 0.0605, "NDCG@10": 0.0318,
+                                                      "source": "S3-Rec paper"}},
+        "settings": {"max_epochs": 40, "patience": 5, "search": [{"dim": 64}], "seeds": 3,
+                     "n_bootstrap": 2000},
+        "paired": {"references": {"best_recurrent": "GRU"}, "n_bootstrap": 2000},
+        "summary": {"GRU": gru},
+        "runs": [{"model": "GRU", "load_average_1min": load} for load in (1.1, 2.3, 1.4)]}))
     runs = {stem: {"status": "ok", "seconds": s, "profile": "workshop"}
             for stem, s in (("04_feature_engineering", 26.0), ("05_rnn_vs_lstm", 239.0),
                             ("06_evaluation", 15.0))}
@@ -109,9 +116,20 @@ def test_the_speed_table_and_the_recsys_benchmark_are_included(reports):
     page = results.results_markdown(reports)
     assert "## Training speed" in page and "lstm             6263" in page
     assert "04-06 together              280.0" in page
-    assert "| GRU | 0.0748 ± 0.0052 | 0.0435 ± 0.0044 | 10 / 23 / 6 | 900 |" in page
-    assert "| SASRec (published) | 0.0605 | 0.0318 |" in page
+    assert ("| GRU | 0.0748 ± 0.0052 | 0.0435 ± 0.0044 | 0.0435 ± 0.0044 | 0.0460 | 26.0 ± 2.0 | "
+            "21.0 ± 2.0 | 600 | - | run here |") in page
+    assert "| SASRec (published) | 0.0605 | 0.0318 |  |" in page and "| S3-Rec paper |" in page
+    assert "at most 40 epochs, stopped after 5" in page and "load average 1.1 to 2.3" in page
     assert "## benchmark_recsys" not in page  # a benchmark's file is not a notebook
+
+
+def test_a_recsys_record_of_an_older_benchmark_is_refused_with_the_fix(reports):
+    path = reports / "metrics" / "benchmark_recsys.json"
+    old = json.loads(path.read_text())
+    del old["settings"], old["paired"]
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="benchmark_recsys.json was written by an older.*rerun"):
+        results.results_markdown(reports)
 
 
 def test_the_studys_answer_is_written_from_the_paired_test(reports):

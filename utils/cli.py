@@ -383,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--published", metavar="FILE", help="the dataset's published results (JSON; "
                       "default: <name>.published.json beside the dataset)")
     kind.add_argument("--resume", action="store_true",
-                      help="keep the runs already in the output file and do the rest")
+                      help="keep the runs already in the output file and do the rest (other "
+                           "--models are added to its table)")
     kind = kinds.add_parser("report", help="the whole report from a cold start: time per notebook",
                             description="Build the whole report in a fresh work folder (no data, no "
                             "saved trials), print each notebook's time against the goals (workshop: "

@@ -3,7 +3,8 @@ SimpleRNN -> a score for every item after each position, and ``build_sasrec``, a
 self-attention model with the same inputs, outputs and layer names.
 
 Notebook 07 shows the same ``TiedScores`` and ``build_recommender`` in a code cell and passes its
-builder to ``utils.tasks.recommend.train_recommender``; a test keeps the two identical. The
+builder to ``utils.tasks.recommend.train_recommender``, and shows ``build_sasrec`` (with its
+layers) beside the benchmark that trains it; a test keeps them identical. The
 training machinery relies on two layer names: ``state`` (the hidden state after each position)
 and ``scores`` (the layer that turns a state into item scores).
 """

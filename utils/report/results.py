@@ -153,27 +153,33 @@ def study_answer(payload: dict) -> list[str]:
 
 
 def recsys_section(reports: Path) -> list[str]:
-    """The next-item benchmark (``beauty benchmark recsys``), when the run folder has it."""
+    """The next-item benchmark (``beauty benchmark recsys``), when the run folder has it: the
+    table of ``recommend.benchmark_table``, with the budget it ran under."""
     path = reports / "metrics" / RECSYS_BENCHMARK
     if not path.is_file():
         return []
+    from utils.tasks import recommend  # TensorFlow: imported only when there is a benchmark to show
+
     recorded = json.loads(path.read_text(encoding="utf-8"))
-
-    def spread(cell):  # four decimals: these metrics live in the hundredths
-        return f"{cell['mean']:.4f} ± {cell['std']:.4f}"
-
-    rows = [[name, spread(row["HR@10"]), spread(row["NDCG@10"]),
-             " / ".join(str(e) for e in row["epochs_per_seed"] if e is not None),
-             f"{row['train_s']:.0f}"] for name, row in recorded["summary"].items()]
-    def quoted(value):  # a published file may keep a place for a figure not yet known
-        return "n/a" if value is None else f"{value:.4f}"
-
-    rows += [[f"{name} (published)", quoted(v.get("HR@10")), quoted(v.get("NDCG@10")), "", ""]
-             for name, v in recorded.get("published", recorded.get("published_s3rec", {})).items()]
+    if "settings" not in recorded or "paired" not in recorded:
+        raise ValueError(f"{path} was written by an older benchmark (no settings or paired "
+                         "intervals): rerun `beauty benchmark recsys`, or move the file out of metrics/")
+    settings = recorded["settings"]
+    table = recommend.benchmark_table(recorded["summary"], recorded["paired"], recorded["published"])
+    loads = [r["load_average_1min"] for r in recorded["runs"] if "load_average_1min" in r]
+    load = (f"; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the end of the runs"
+            if loads else "")
     return ["## Benchmark: next-item recommendation", "",
             f"`{recorded['command']}` on {recorded['dataset']}; {recorded['protocol']}; commit "
-            f"{recorded['git_commit']}. Test metrics, mean ± std over seeds.", "",
-            markdown_table(["model", "HR@10", "NDCG@10", "epochs per seed", "train s (mean)"], rows),
+            f"{recorded['git_commit']}. Each neural model: at most {settings['max_epochs']} epochs, "
+            f"stopped after {settings['patience']} without a better validation NDCG@10, "
+            f"{len(settings['search'])} configuration(s) of the validation search, "
+            f"{settings['seeds']} seeds. Test metrics are mean ± std over seeds; the differences "
+            f"are test NDCG@10, model minus reference, with a 95% paired bootstrap interval over "
+            f"shoppers ({settings['n_bootstrap']:,} resamples, each shopper's metric averaged over "
+            f"seeds). Seconds are wall time{load}. Published rows are numbers from other code bases "
+            "and other losses, not run here.", "",
+            markdown_table(["model", *table.columns], [[name, *row] for name, row in table.iterrows()]),
             ""]
 
 

@@ -720,7 +720,8 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
     ``batching`` applies to the recurrent models; SASRec always trains on windows. Writes
     ``out`` (default reports/metrics/benchmark_recsys.json, or benchmark_recsys_<file name>.json
     for a dataset) after every run, so a crash keeps what was done; ``resume`` keeps the runs
-    already in ``out`` (same settings only) and does the rest."""
+    already in ``out`` (same settings but the models) and does the rest: a resume with other
+    ``models`` adds them to the table."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
@@ -734,6 +735,8 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
                 "max_epochs": epochs, "patience": patience, "batching": batching,
                 "search": configs, "n_bootstrap": n_boot, "selection": f"validation {SELECTION_METRIC}"}
     runs: list[dict] = previous_runs(out, settings) if resume else []
+    recorded = {r["model"] for r in runs}  # the table keeps them: ``models`` adds to it
+    settings["models"] = [m for m in MODELS if m in models or m in recorded]
 
     def done(model, stage, key):  # a search run is known by its configuration, a test run by its seed
         by = "config" if stage == "search" else "seed"
@@ -827,11 +830,13 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
 
 
 def previous_runs(path, settings: dict) -> list[dict]:
-    """The runs recorded in ``path`` by a benchmark with the same settings (for ``--resume``)."""
+    """The runs recorded in ``path`` by a benchmark with the same settings (for ``--resume``).
+    Only the models may differ: a resume can add a model to the table and keeps the others."""
     if not path.exists():
         return []
     recorded = json.loads(path.read_text())
-    if recorded["settings"] != files.to_jsonable(settings):
+    if ({k: v for k, v in recorded["settings"].items() if k != "models"}
+            != {k: v for k, v in files.to_jsonable(settings).items() if k != "models"}):
         raise ValueError(f"{path} was written with other settings ({recorded['settings']}); "
                          f"rerun with the same options, or without --resume to start afresh")
     return recorded["runs"]
@@ -888,43 +893,48 @@ def paired_comparisons(runs: list[dict], n_boot: int = 2000, seed: int = 0) -> d
     return out
 
 
-def format_table(summary: dict, paired: dict | None = None, published: dict | None = None) -> str:
-    """The benchmark as text: per model mean ± std over seeds, epochs, seconds and the NDCG@10
-    difference to the references with its 95% interval; then the published rows."""
+def benchmark_table(summary: dict, paired: dict | None = None,
+                    published: dict | None = None) -> pd.DataFrame:
+    """The benchmark as one table of text cells, a row per model: for the models run here, mean ±
+    std over seeds of HR@10, NDCG@10 and MRR, the mean validation NDCG@10, the epochs run, the
+    best epoch, the training seconds and the NDCG@10 difference to each reference (the Markov
+    chain, the best recurrent model) with its 95% paired interval; then the published rows, each
+    with its source (numbers from other code bases and other losses, not run here)."""
     paired = paired or {}
     references = paired.get("references", {})
+
+    def spread(cell, digits=4):
+        return f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f}" if cell else "-"
 
     def versus(role, name):
         d = paired.get(f"vs_{role}", {}).get(name, {}).get("NDCG@10")
         return f"{d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]" if d else "-"
 
-    def spread(cell, digits=4):
-        return f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f}" if cell else "-"
-
-    header = (f"{'model':12s} {'HR@10':>17s} {'NDCG@10':>17s} {'MRR':>17s} {'valid NDCG':>10s} "
-              f"{'epochs':>11s} {'best':>11s} {'train s':>9s}")
-    for role, label in (("markov", "vs Markov"), ("best_recurrent", "vs best recurrent")):
-        if role in references:
-            header += f"  {label + ' (' + references[role] + ')' if role != 'markov' else label:>33s}"
-    lines = [header]
+    rows = {}
     for name, row in summary.items():
-        line = (f"{name:12s} {spread(row['HR@10']):>17s} {spread(row['NDCG@10']):>17s} "
-                f"{spread(row['MRR']):>17s} {row['valid_NDCG@10']:10.4f} "
-                f"{spread(row['epochs'], 1):>11s} {spread(row['best_epoch'], 1):>11s} "
-                f"{row['train_s']:9.0f}")
-        for role in ("markov", "best_recurrent"):
-            if role in references:
-                line += f"  {versus(role, name):>33s}"
-        lines.append(line)
+        rows[name] = {"HR@10": spread(row["HR@10"]), "NDCG@10": spread(row["NDCG@10"]),
+                      "MRR": spread(row["MRR"]), "valid NDCG@10": f"{row['valid_NDCG@10']:.4f}",
+                      "epochs": spread(row["epochs"], 1), "best epoch": spread(row["best_epoch"], 1),
+                      "train s": f"{row['train_s']:.0f}", "source": "run here"}
+        for role, reference in references.items():
+            rows[name][f"NDCG@10 vs {reference} [95%]"] = versus(role, name)
+    for name, row in (published or {}).items():
+        rows[f"{name} (published)"] = {
+            **{m: "n/a" if row[m] is None else f"{row[m]:.4f}" for m in ("HR@10", "NDCG@10", "MRR")
+               if m in row},
+            "source": row.get("source", "source not given")}
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    return table[[c for c in table.columns if c != "source"] + ["source"]] if rows else table
+
+
+def format_table(summary: dict, paired: dict | None = None, published: dict | None = None) -> str:
+    """``benchmark_table`` as text, with what the differences and the published rows are."""
+    lines = [benchmark_table(summary, paired, published).to_string()]
     if paired:
         lines.append(f"differences: test NDCG@10, model minus reference, 95% paired bootstrap interval "
                      f"over shoppers ({paired['n_bootstrap']} resamples, seeds averaged per shopper)")
     if published:
-        lines.append("published (other code bases, other losses; not run here):")
-        for name, row in published.items():
-            values = "  ".join(f"{k} {'n/a' if v is None else f'{v:.4f}'}" for k, v in row.items()
-                               if k != "source")
-            lines.append(f"  {name:12s} {values}  ({row.get('source', 'source not given')})")
+        lines.append("published rows: other code bases, other losses; not run here")
     return "\n".join(lines)
 
 
@@ -957,7 +967,8 @@ def main(argv=None) -> int:
     parser.add_argument("--published", metavar="FILE", help="the dataset's published results as "
                         "JSON (default: <name>.published.json beside the dataset, if there)")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the runs already in the output file and do the rest")
+                        help="keep the runs already in the output file and do the rest (other "
+                             "--models are added to its table)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     args = parser.parse_args(argv)
     if not args.benchmark:
