@@ -62,7 +62,7 @@ def reports(tmp_path):
         "git_commit": "abc", "published": {"SASRec": {"HR@10": 0.0605, "NDCG@10": 0.0318,
                                                       "source": "S3-Rec paper"}},
         "settings": {"max_epochs": 40, "patience": 5, "search": [{"dim": 64}], "seeds": 3,
-                     "n_bootstrap": 2000},
+                     "n_bootstrap": 2000, "batching": "windows"},
         "paired": {"references": {"best_recurrent": "GRU"}, "n_bootstrap": 2000},
         "summary": {"GRU": gru},
         "runs": [{"model": "GRU", "load_average_1min": load} for load in (1.1, 2.3, 1.4)]}))
@@ -120,7 +120,20 @@ def test_the_speed_table_and_the_recsys_benchmark_are_included(reports):
             "21.0 ± 2.0 | 600 | - | run here |") in page
     assert "| SASRec (published) | 0.0605 | 0.0318 |  |" in page and "| S3-Rec paper |" in page
     assert "at most 40 epochs, stopped after 5" in page and "load average 1.1 to 2.3" in page
-    assert "## benchmark_recsys" not in page  # a benchmark's file is not a notebook
+    assert "### benchmark_recsys.json" in page and "train on windows batches" in page
+    assert "\n## benchmark_recsys" not in page  # a benchmark's file is not a notebook
+
+
+def test_every_recsys_benchmark_of_the_run_gets_its_table(reports):
+    metrics = reports / "metrics"
+    other = json.loads((metrics / "benchmark_recsys.json").read_text())
+    other["settings"]["batching"] = "session_parallel"
+    (metrics / "benchmark_recsys_session_parallel.json").write_text(json.dumps(other))
+    page = results.results_markdown(reports)
+    first = page.index("### benchmark_recsys.json")
+    second = page.index("### benchmark_recsys_session_parallel")
+    assert first < second and "train on session_parallel batches" in page[second:]
+    assert page.count("## Benchmark: next-item recommendation") == 1
 
 
 def test_a_recsys_record_of_an_older_benchmark_is_refused_with_the_fix(reports):

@@ -153,34 +153,39 @@ def study_answer(payload: dict) -> list[str]:
 
 
 def recsys_section(reports: Path) -> list[str]:
-    """The next-item benchmark (``beauty benchmark recsys``), when the run folder has it: the
-    table of ``recommend.benchmark_table``, with the budget it ran under."""
-    path = reports / "metrics" / RECSYS_BENCHMARK
-    if not path.is_file():
+    """The next-item benchmarks (``beauty benchmark recsys``), one table per
+    benchmark_recsys*.json the run folder has (``recommend.benchmark_table``), each with the
+    command and the budget it ran under."""
+    paths = sorted((reports / "metrics").glob(RECSYS_BENCHMARK.replace(".json", "*.json")))
+    if not paths:
         return []
     from utils.tasks import recommend  # TensorFlow: imported only when there is a benchmark to show
 
-    recorded = json.loads(path.read_text(encoding="utf-8"))
-    if "settings" not in recorded or "paired" not in recorded:
-        raise ValueError(f"{path} was written by an older benchmark (no settings or paired "
-                         "intervals): rerun `beauty benchmark recsys`, or move the file out of metrics/")
-    settings = recorded["settings"]
-    table = recommend.benchmark_table(recorded["summary"], recorded["paired"], recorded["published"])
-    loads = [r["load_average_1min"] for r in recorded["runs"] if "load_average_1min" in r]
-    load = (f"; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the end of the runs"
-            if loads else "")
-    return ["## Benchmark: next-item recommendation", "",
-            f"`{recorded['command']}` on {recorded['dataset']}; {recorded['protocol']}; commit "
-            f"{recorded['git_commit']}. Each neural model: at most {settings['max_epochs']} epochs, "
-            f"stopped after {settings['patience']} without a better validation NDCG@10, "
-            f"{len(settings['search'])} configuration(s) of the validation search, "
-            f"{settings['seeds']} seeds. Test metrics are mean ± std over seeds; the differences "
-            f"are test NDCG@10, model minus reference, with a 95% paired bootstrap interval over "
-            f"shoppers ({settings['n_bootstrap']:,} resamples, each shopper's metric averaged over "
-            f"seeds). Seconds are wall time{load}. Published rows are numbers from other code bases "
-            "and other losses, not run here.", "",
-            markdown_table(["model", *table.columns], [[name, *row] for name, row in table.iterrows()]),
-            ""]
+    lines = ["## Benchmark: next-item recommendation", ""]
+    for path in paths:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if "settings" not in recorded or "paired" not in recorded:
+            raise ValueError(f"{path} was written by an older benchmark (no settings or paired "
+                             "intervals): rerun `beauty benchmark recsys`, or move the file out of metrics/")
+        settings = recorded["settings"]
+        table = recommend.benchmark_table(recorded["summary"], recorded["paired"], recorded["published"])
+        loads = [r["load_average_1min"] for r in recorded["runs"] if "load_average_1min" in r]
+        load = (f"; 1-minute load average {min(loads):.1f} to {max(loads):.1f} at the end of the runs"
+                if loads else "")
+        lines += [f"### {path.name}", "",
+                  f"`{recorded['command']}` on {recorded['dataset']}; {recorded['protocol']}; commit "
+                  f"{recorded['git_commit']}. Each neural model: at most {settings['max_epochs']} "
+                  f"epochs, stopped after {settings['patience']} without a better validation NDCG@10, "
+                  f"{len(settings['search'])} configuration(s) of the validation search, "
+                  f"{settings['seeds']} seed(s); the recurrent models train on {settings['batching']} "
+                  f"batches. Test metrics are mean ± std over seeds; the differences are test NDCG@10, "
+                  f"model minus reference, with a 95% paired bootstrap interval over shoppers "
+                  f"({settings['n_bootstrap']:,} resamples, each shopper's metric averaged over seeds). "
+                  f"Seconds are wall time{load}. Published rows are numbers from other code bases and "
+                  "other losses, not run here.", "",
+                  markdown_table(["model", *table.columns], [[name, *row] for name, row in table.iterrows()]),
+                  ""]
+    return lines
 
 
 def scale_section(reports: Path) -> list[str]:
