@@ -151,6 +151,36 @@ def test_most_popular_and_markov_baselines():
     assert np.argmax(unseen) == np.argmax(popular.counts)
 
 
+def test_the_markov_blend_adds_the_chains_log_probability_to_the_logits():
+    sequences = {u: [1, 2, 5, 9] for u in range(4)} | {9: [4, 4, 4, 4, 4, 5, 9]}
+    split = recommend.leave_one_out(sequences)
+    markov = recommend.Markov().fit(split)
+    model = FixedScores(np.linspace(1.0, 0.0, split.n_items))  # prefers low item indices
+    after_1 = [split.item_index([1])]
+    alone = recommend.MarkovBlend(model, markov, weight=0.0)
+    assert np.array_equal(alone.score(after_1), model.score(after_1))
+    blend = recommend.MarkovBlend(model, markov, weight=1.0, smoothing=1.0)
+    chain = markov.transitions[after_1[0] - 1].toarray() + markov.popularity
+    assert np.allclose(blend.score(after_1), model.score(after_1) + np.log(chain))
+    assert np.isfinite(blend.score(after_1)).all()  # add-one: no item gets log(0)
+    assert np.argmax(blend.score(after_1)[0]) + 1 == split.item_index([2])[0]  # 2 always followed 1
+
+
+def test_the_blend_weight_is_chosen_on_validation_only():
+    split = recommend.leave_one_out(cycle_sequences(n_users=40, n_items=15))
+    markov = recommend.Markov().fit(split)
+    noise = FixedScores(np.random.default_rng(0).normal(size=split.n_items))
+    blend = recommend.MarkovBlend(noise, markov)
+    split.test[:] = 1  # the test targets are never read: spoiling them changes nothing
+    valid = blend.choose_weight(split)
+    assert blend.weight > 0  # on a deterministic chain the chain's signal helps
+    assert valid == recommend.evaluate(blend, split, "valid")
+    best = max(recommend.MarkovBlend.WEIGHTS, key=lambda w: recommend.evaluate(
+        recommend.MarkovBlend(noise, markov, weight=w), split, "valid")["NDCG@10"])
+    assert valid["NDCG@10"] == recommend.evaluate(
+        recommend.MarkovBlend(noise, markov, weight=best), split, "valid")["NDCG@10"]
+
+
 def test_markov_is_perfect_on_a_deterministic_chain():
     sequences = {u: [(u + t) % 20 + 1 for t in range(6)] for u in range(40)}
     split = recommend.leave_one_out(sequences)
@@ -585,8 +615,9 @@ def test_benchmark_recsys_on_an_unseen_file_writes_the_promised_json(tmp_path, m
                        "GRU,SASRec,Markov,MostPopular", "--epochs", "1", "--search", "2", "--out", str(out)])
     assert status == 0
     recorded = json.loads(out.read_text())
-    assert set(recorded["summary"]) == {"GRU", "SASRec", "Markov", "MostPopular"}
-    for name in ("GRU", "SASRec"):
+    assert set(recorded["summary"]) == {"GRU", "SASRec", "Markov", "MostPopular", "GRU+Markov",
+                                        "SASRec+Markov"}
+    for name in ("GRU", "SASRec", "GRU+Markov", "SASRec+Markov"):
         row = recorded["summary"][name]
         for key in ("HR@10", "NDCG@10", "MRR", "epochs", "best_epoch", "seconds"):
             assert set(row[key]) == {"mean", "std"}, (name, key)
@@ -602,8 +633,14 @@ def test_benchmark_recsys_on_an_unseen_file_writes_the_promised_json(tmp_path, m
     # test targets are read once per model and seed, only for the configuration the search chose
     tested = [r for r in recorded["runs"] if r["stage"] == "test" and r["seed"] is not None]
     searched = [r for r in recorded["runs"] if r["stage"] == "search"]
-    assert len(tested) == 4 and len(searched) == 4 and all("test" not in r for r in searched)
+    assert len(tested) == 8 and len(searched) == 4 and all("test" not in r for r in searched)
     for run in tested:
+        if run["model"].endswith("+Markov"):  # the same trained model, with the chain's signal
+            plain = next(r for r in tested if r["model"] == run["model"][:-7] and r["seed"] == run["seed"])
+            assert run["markov_weight"] in recommend.MarkovBlend.WEIGHTS
+            assert run["train_s"] == plain["train_s"] and run["epochs"] == plain["epochs"]
+            assert run["valid"]["NDCG@10"] >= plain["valid"]["NDCG@10"]  # weight 0 is a choice
+            continue
         best = max((r for r in searched if r["model"] == run["model"]),
                    key=lambda r: r["valid_NDCG@10"])
         assert run["config"] == best["config"]

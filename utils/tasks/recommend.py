@@ -13,7 +13,8 @@ Beauty tables:
   against the target (an item scoring the same as the target is ranked before it).
   HR@k = share of users with rank < k, NDCG@k = mean of 1/log2(rank + 2) for rank < k (else 0),
   MRR = mean of 1/(rank + 1), all averaged over all users.
-- ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines.
+- ``MostPopular`` and ``Markov`` (first-order item-to-next-item transitions) are the baselines;
+  ``MarkovBlend`` adds the chain's log-probabilities to a trained model's logits.
 - ``train_recommender`` builds a recommender with the builder it is given (by default
   ``utils.models.recommender.build_recommender``: item embedding -> GRU / LSTM / SimpleRNN ->
   a score for every item at every position; ``build_sasrec`` for ``cell="sasrec"``), trains it
@@ -356,6 +357,8 @@ class Markov:
                                          shape=(n, n))
         popularity = MostPopular().fit(split).counts
         self.tie_break = popularity / (popularity.max() + 1)
+        # add-one: an item never bought in a training prefix keeps a small probability
+        self.popularity = (popularity + 1) / (popularity.sum() + n)
         return self
 
     def score(self, sequences: list[np.ndarray]) -> np.ndarray:
@@ -471,6 +474,39 @@ class NextItemScorer:
         items = pad_left(sequences, self.max_len)
         longest = max(int((items > 0).sum(axis=1).max()), 1)
         return self._last_scores(tf.constant(items[:, -longest:])).numpy()
+
+
+class MarkovBlend:
+    """A trained model with the Markov chain's signal added to its logits: score of item j =
+    the model's score + ``weight`` x log(transitions from the last item to j + ``smoothing`` x
+    popularity of j). The model's scores are logits (a softmax turns them into probabilities),
+    so this adds the chain's log-probability of j, up to a constant per user that changes no
+    ranking. ``weight`` 0 is the model alone; ``choose_weight`` picks it on validation."""
+
+    WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+    def __init__(self, scorer, markov: Markov, weight: float = 0.0, smoothing: float = 1.0):
+        self.scorer, self.markov, self.weight, self.smoothing = scorer, markov, weight, smoothing
+
+    def score(self, sequences: list[np.ndarray]) -> np.ndarray:
+        scores = np.asarray(self.scorer.score(sequences), dtype=np.float32)
+        if self.weight == 0:
+            return scores
+        last = np.array([s[-1] for s in sequences]) - 1
+        chain = self.markov.transitions[last].toarray() + self.smoothing * self.markov.popularity
+        return scores + self.weight * np.log(chain)
+
+    def choose_weight(self, split: Split) -> dict:
+        """Sets ``weight`` to the one of ``WEIGHTS`` with the best validation NDCG@10 (the
+        smallest of equals) and returns its validation metrics; test targets are not read."""
+        best = None
+        for weight in self.WEIGHTS:
+            self.weight = weight
+            valid = evaluate(self, split, "valid")
+            if best is None or valid[SELECTION_METRIC] > best[1][SELECTION_METRIC]:
+                best = (weight, valid)
+        self.weight = best[0]
+        return best[1]
 
 
 def session_parallel_trainer(model: keras.Model, cell: str, optimizer, sequences: list[np.ndarray],
@@ -712,7 +748,8 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
        (seed 0, at most ``epochs`` epochs, early stopping with ``patience``); the configuration
        with the best validation NDCG@10 is kept. Test targets are not read.
     3. The kept configuration over ``seeds`` seeds (seed 0 is the search's run), test ranked once
-       per run.
+       per run; and the same trained model with the Markov chain's signal added to its logits
+       (``MarkovBlend``, its weight chosen on validation), the row "<model>+Markov".
     4. Per model, mean and std over seeds of the test metrics, epochs and seconds; paired
        bootstrap intervals (``n_boot`` resamples of shoppers, each shopper's metric averaged over
        seeds) against the Markov chain and the best recurrent model on validation.
@@ -733,7 +770,8 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
     configs = search_configs(search)
     settings = {"dataset": str(dataset) if dataset else name, "seeds": seeds, "models": list(models),
                 "max_epochs": epochs, "patience": patience, "batching": batching,
-                "search": configs, "n_bootstrap": n_boot, "selection": f"validation {SELECTION_METRIC}"}
+                "search": configs, "n_bootstrap": n_boot, "selection": f"validation {SELECTION_METRIC}",
+                "markov_weights": list(MarkovBlend.WEIGHTS)}
     runs: list[dict] = previous_runs(out, settings) if resume else []
     recorded = {r["model"] for r in runs}  # the table keeps them: ``models`` adds to it
     settings["models"] = [m for m in MODELS if m in models or m in recorded]
@@ -771,6 +809,7 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
                      "test_ranks": ranks})
         save()
 
+    markov = Markov().fit(split)  # the signal every neural model's "+Markov" row adds
     for model_name in (m for m in NEURAL if m in models):
         cell = NEURAL[model_name]
         how = batching if model_name in RECURRENT else "windows"
@@ -801,29 +840,40 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
             chosen = max(searched, key=lambda r: (r["valid_NDCG@10"], -r["config"]))["config"]
         else:
             chosen = 0
+        blended = f"{model_name}+Markov"
         for seed in range(seeds):
-            if done(model_name, "test", seed):
+            missing = [name for name in (model_name, blended) if not done(name, "test", seed)]
+            if not missing:
                 continue
             if seed == 0 and kept is not None and kept[0] == chosen:
                 result = kept[2]
             else:
                 result = train(chosen, seed)
-            ranks, eval_s = timed_ranks(result.scorer, split, "test")  # test read once
-            test = ranking_metrics(ranks)
             best = result.history[result.best_epoch - 1]
-            runs.append({"model": model_name, "stage": "test", "seed": seed, "config": chosen,
-                         "recipe": configs[chosen], "batching": how,
-                         "train_s": result.train_seconds, "eval_s": eval_s,
-                         "epochs": len(result.history), "best_epoch": result.best_epoch,
-                         # time, not the result, depends on the load: recorded beside it
-                         "load_average_1min": os.getloadavg()[0],
-                         "valid": {k[6:]: v for k, v in best.items() if k.startswith("valid_")},
-                         "test": test, "test_ranks": ranks,
-                         "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
-            save()
-            print(f"seed {seed} {model_name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
-                  f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, {len(result.history)} "
-                  f"epochs, best {result.best_epoch}, evaluation {eval_s:.1f} s)", flush=True)
+            valid = {k[6:]: v for k, v in best.items() if k.startswith("valid_")}
+            blend = MarkovBlend(result.scorer, markov)
+            valid_blend = blend.choose_weight(split)  # on validation, before the test is read
+            for name, scorer, valid_metrics in ((model_name, result.scorer, valid),
+                                                (blended, blend, valid_blend)):
+                if name not in missing:
+                    continue
+                ranks, eval_s = timed_ranks(scorer, split, "test")  # test read once
+                test = ranking_metrics(ranks)
+                runs.append({"model": name, "stage": "test", "seed": seed, "config": chosen,
+                             "recipe": configs[chosen], "batching": how,
+                             "markov_weight": blend.weight if name == blended else None,
+                             "train_s": result.train_seconds, "eval_s": eval_s,
+                             "epochs": len(result.history), "best_epoch": result.best_epoch,
+                             # time, not the result, depends on the load: recorded beside it
+                             "load_average_1min": os.getloadavg()[0],
+                             "valid": valid_metrics, "test": test, "test_ranks": ranks,
+                             "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
+                save()
+                print(f"seed {seed} {name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
+                      f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, {len(result.history)} "
+                      f"epochs, best {result.best_epoch}, evaluation {eval_s:.1f} s"
+                      + (f", Markov weight {blend.weight}" if name == blended else "") + ")",
+                      flush=True)
     payload = save(final=True)
     return {"summary": payload["summary"], "paired": payload["paired"],
             "published": rows_published, "runs": runs, "path": str(out)}
