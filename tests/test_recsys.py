@@ -628,7 +628,7 @@ def test_benchmark_recsys_on_an_unseen_file_writes_the_promised_json(tmp_path, m
     assert recorded["paired"]["n_bootstrap"] == 2000
     settings = recorded["settings"]
     assert settings["seeds"] == 2 and settings["max_epochs"] == 1 and len(settings["search"]) == 2
-    assert settings["dataset"] == dataset
+    assert settings["dataset"] == dataset and recorded["dataset"].startswith("Toys (40 users")
     assert recorded["published"] == {"SomeRec": {"HR@10": 0.5, "NDCG@10": None, "source": "a paper"}}
     # test targets are read once per model and seed, only for the configuration the search chose
     tested = [r for r in recorded["runs"] if r["stage"] == "test" and r["seed"] is not None]

@@ -853,15 +853,15 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
             valid = {k[6:]: v for k, v in best.items() if k.startswith("valid_")}
             blend = MarkovBlend(result.scorer, markov)
             valid_blend = blend.choose_weight(split)  # on validation, before the test is read
-            for name, scorer, valid_metrics in ((model_name, result.scorer, valid),
-                                                (blended, blend, valid_blend)):
-                if name not in missing:
+            for row, scorer, valid_metrics in ((model_name, result.scorer, valid),
+                                               (blended, blend, valid_blend)):
+                if row not in missing:
                     continue
                 ranks, eval_s = timed_ranks(scorer, split, "test")  # test read once
                 test = ranking_metrics(ranks)
-                runs.append({"model": name, "stage": "test", "seed": seed, "config": chosen,
+                runs.append({"model": row, "stage": "test", "seed": seed, "config": chosen,
                              "recipe": configs[chosen], "batching": how,
-                             "markov_weight": blend.weight if name == blended else None,
+                             "markov_weight": blend.weight if row == blended else None,
                              "train_s": result.train_seconds, "eval_s": eval_s,
                              "epochs": len(result.history), "best_epoch": result.best_epoch,
                              # time, not the result, depends on the load: recorded beside it
@@ -869,10 +869,10 @@ def run_benchmark(dataset=None, seeds: int = 3, models=MODELS, epochs: int = EPO
                              "valid": valid_metrics, "test": test, "test_ranks": ranks,
                              "valid_ndcg10_per_epoch": [h["valid_NDCG@10"] for h in result.history]})
                 save()
-                print(f"seed {seed} {name}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
+                print(f"seed {seed} {row}: test NDCG@10 {test['NDCG@10']:.4f}, HR@10 "
                       f"{test['HR@10']:.4f} ({result.train_seconds:.0f} s, {len(result.history)} "
                       f"epochs, best {result.best_epoch}, evaluation {eval_s:.1f} s"
-                      + (f", Markov weight {blend.weight}" if name == blended else "") + ")",
+                      + (f", Markov weight {blend.weight}" if row == blended else "") + ")",
                       flush=True)
     payload = save(final=True)
     return {"summary": payload["summary"], "paired": payload["paired"],
